@@ -1,0 +1,365 @@
+"""Stack configuration: read once, validated before any resource is registered.
+
+Every problem is reported as `Pulumi.<stack>.yaml: platform-ops:<key> <what is wrong>`,
+all of them at once, so that one `pulumi up` shows everything to fix.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Optional, Union
+
+import yaml
+
+PROJECT = "platform-ops"
+REPO_ROOT = Path(__file__).resolve().parent
+CHARTS_DIR = REPO_ROOT / "charts"
+
+# Upstream install.yaml binds its ClusterRoles to ServiceAccounts in namespace
+# "argocd", so installing anywhere else breaks Argo CD.
+ARGOCD_NAMESPACE = "argocd"
+
+CONFIG_KEYS = ("cluster", "ingress", "argocd", "gitops", "registry", "registryToken", "prometheus")
+
+_PINNED_VERSION = re.compile(r"^v\d+\.\d+\.\d+$")
+_PINNED_CHART_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
+_KIND_NODE_IMAGE = re.compile(r"^kindest/node:v\d+\.\d+\.\d+@sha256:[0-9a-f]{64}$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_DNS_NAME = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_GIT_URL = re.compile(r"^(https://[^\s/]+/\S+|ssh://\S+|git@[^\s:]+:\S+)$")
+_DURATION = re.compile(r"^\d+(ms|s|m|h|d|w|y)$")
+_QUANTITY = re.compile(r"^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti)?$")
+
+
+class ConfigError(Exception):
+    """One or more invalid stack settings; the message lists each on its own line."""
+
+
+@dataclass(frozen=True)
+class KindClusterSettings:
+    name: str
+    node_image: str
+    http_port: int
+    https_port: int
+
+
+@dataclass(frozen=True)
+class ExistingClusterSettings:
+    kubeconfig: str
+    context: str
+
+
+ClusterSettings = Union[KindClusterSettings, ExistingClusterSettings]
+
+
+@dataclass(frozen=True)
+class IngressSettings:
+    chart_version: str
+    namespace: str
+    class_name: str
+
+
+@dataclass(frozen=True)
+class ArgoCDSettings:
+    version: str
+    namespace: str = ARGOCD_NAMESPACE
+
+
+@dataclass(frozen=True)
+class TlsHost:
+    """A host that an application chart exposes through the ingress with TLS."""
+
+    host: str
+    secret_name: str
+
+
+@dataclass(frozen=True)
+class AppChart:
+    service: str
+    path: str
+    value_files: tuple[str, ...]
+    tls: Optional[TlsHost]
+
+
+@dataclass(frozen=True)
+class GitOpsSettings:
+    repo_url: str
+    target_revision: str
+    namespace: str
+    apps: tuple[AppChart, ...]
+
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    server: str
+    username: Optional[str]
+    secret_name: str
+    # A pulumi.Output[str] marked secret; None means public images.
+    token: Any = None
+
+    @property
+    def has_credentials(self) -> bool:
+        return self.token is not None
+
+
+@dataclass(frozen=True)
+class PrometheusSettings:
+    version: str
+    retention: str
+    scrape_interval: str
+    cpu_request: str
+    memory_request: str
+    memory_limit: str
+
+
+@dataclass(frozen=True)
+class PlatformConfig:
+    stack: str
+    cluster: ClusterSettings
+    ingress: IngressSettings
+    argocd: ArgoCDSettings
+    gitops: GitOpsSettings
+    registry: RegistrySettings
+    prometheus: PrometheusSettings
+
+    @property
+    def environment(self) -> str:
+        return self.stack
+
+
+class _Reader:
+    """Walks the raw config and collects every problem instead of stopping at the first."""
+
+    def __init__(self, stack: str, raw: Mapping[str, Any]):
+        self.stack_file = f"Pulumi.{stack}.yaml"
+        self.raw = raw
+        self.problems: list[str] = []
+
+    def problem(self, key: str, text: str) -> None:
+        self.problems.append(f"{self.stack_file}: {PROJECT}:{key} {text}")
+
+    def section(self, name: str, required: bool = True) -> Mapping[str, Any]:
+        value = self.raw.get(name)
+        if value is None:
+            if required:
+                self.problem(name, "is required")
+            return {}
+        if not isinstance(value, Mapping):
+            self.problem(name, f"must be a mapping, got {_show(value)}")
+            return {}
+        known = _SECTION_KEYS.get(name, ())
+        for key in value:
+            if key not in known:
+                self.problem(f"{name}.{key}", f"is not a known setting (known: {', '.join(known)})")
+        return value
+
+    def string(self, section: Mapping[str, Any], path: str, default: Optional[str] = None,
+               pattern: Optional[re.Pattern] = None, rule: str = "") -> Optional[str]:
+        value = section.get(path.split(".", 1)[1], default)
+        if value is None:
+            self.problem(path, "is required")
+            return None
+        if not isinstance(value, str) or not value:
+            self.problem(path, f"must be a non-empty string, got {_show(value)}")
+            return None
+        if pattern is not None and not pattern.match(value):
+            self.problem(path, f"{rule}, got {_show(value)}")
+            return None
+        return value
+
+    def dns_label(self, section: Mapping[str, Any], path: str, default: Optional[str] = None) -> Optional[str]:
+        return self.string(section, path, default, _DNS_LABEL,
+                           "must be a DNS label (lowercase letters, digits and '-', at most 63 characters)")
+
+    def port(self, section: Mapping[str, Any], path: str, default: int) -> Optional[int]:
+        value = section.get(path.split(".", 1)[1], default)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+            self.problem(path, f"must be a port number between 1 and 65535, got {_show(value)}")
+            return None
+        return value
+
+
+_SECTION_KEYS = {
+    "cluster": ("mode", "name", "nodeImage", "httpPort", "httpsPort", "kubeconfig", "context"),
+    "ingress": ("chartVersion", "namespace", "className"),
+    "argocd": ("version",),
+    "gitops": ("repoURL", "targetRevision", "namespace"),
+    "registry": ("server", "username", "secretName"),
+    "prometheus": ("version", "retention", "scrapeInterval", "cpuRequest", "memoryRequest", "memoryLimit"),
+}
+
+
+def _show(value: Any) -> str:
+    return f'"{value}"' if isinstance(value, str) else repr(value)
+
+
+def load_config(stack: str, raw: Mapping[str, Any], registry_token: Any = None,
+                charts_dir: Path = CHARTS_DIR) -> PlatformConfig:
+    """Validate `raw` (the stack's `platform-ops:*` settings, keys without the
+    project prefix) and return typed settings, or raise ConfigError."""
+    reader = _Reader(stack, raw)
+    for key in raw:
+        if key not in CONFIG_KEYS:
+            reader.problem(key, f"is not a known setting (known: {', '.join(CONFIG_KEYS)})")
+
+    cluster = _read_cluster(reader, stack)
+    ingress = _read_ingress(reader)
+    argocd = _read_argocd(reader)
+    gitops = _read_gitops(reader, stack, charts_dir)
+    registry = _read_registry(reader, registry_token)
+    prometheus = _read_prometheus(reader)
+
+    if reader.problems:
+        raise ConfigError("\n".join(reader.problems))
+    return PlatformConfig(stack, cluster, ingress, argocd, gitops, registry, prometheus)
+
+
+def _read_cluster(reader: _Reader, stack: str) -> Optional[ClusterSettings]:
+    section = reader.section("cluster")
+    mode = section.get("mode", "kind")
+    if mode == "kind":
+        name = reader.dns_label(section, "cluster.name", f"platform-{stack}")
+        node_image = reader.string(
+            section, "cluster.nodeImage", None, _KIND_NODE_IMAGE,
+            "must pin the kind node image by digest, such as kindest/node:v1.37.0@sha256:<64 hex digits>")
+        http_port = reader.port(section, "cluster.httpPort", 80)
+        https_port = reader.port(section, "cluster.httpsPort", 443)
+        if http_port is not None and http_port == https_port:
+            reader.problem("cluster.httpsPort", f"must differ from cluster.httpPort, both are {http_port}")
+        return KindClusterSettings(name, node_image, http_port, https_port)
+    if mode == "existing":
+        kubeconfig = reader.string(section, "cluster.kubeconfig")
+        context = reader.string(section, "cluster.context")
+        return ExistingClusterSettings(kubeconfig, context)
+    reader.problem("cluster.mode", f'must be "kind" or "existing", got {_show(mode)}')
+    return None
+
+
+def _read_ingress(reader: _Reader) -> IngressSettings:
+    section = reader.section("ingress")
+    return IngressSettings(
+        chart_version=reader.string(section, "ingress.chartVersion", None, _PINNED_CHART_VERSION,
+                                    "must be a pinned chart version such as 2.4.4"),
+        namespace=reader.dns_label(section, "ingress.namespace", "nginx-ingress"),
+        class_name=reader.dns_label(section, "ingress.className", "nginx"),
+    )
+
+
+def _read_argocd(reader: _Reader) -> ArgoCDSettings:
+    section = reader.section("argocd")
+    return ArgoCDSettings(version=reader.string(section, "argocd.version", None, _PINNED_VERSION,
+                                                "must be a pinned version such as v3.5.7"))
+
+
+def _read_gitops(reader: _Reader, stack: str, charts_dir: Path) -> GitOpsSettings:
+    section = reader.section("gitops")
+    repo_url = reader.string(section, "gitops.repoURL", None, _GIT_URL,
+                             "must be an https:// or ssh Git URL of this repository")
+    target_revision = reader.string(section, "gitops.targetRevision", "main")
+    namespace = reader.dns_label(section, "gitops.namespace", "default")
+    apps = []
+    for service in application_charts(charts_dir):
+        values_file = charts_dir / service / f"values-{stack}.yaml"
+        if not values_file.is_file():
+            reader.problems.append(
+                f"charts/{service}/values-{stack}.yaml: missing; every application chart needs "
+                f"a values file for stack {stack}")
+            continue
+        apps.append(AppChart(
+            service=service,
+            path=f"charts/{service}",
+            value_files=("values.yaml", f"values-{stack}.yaml"),
+            tls=_ingress_tls(charts_dir / service, values_file),
+        ))
+    if not apps and not reader.problems:
+        reader.problems.append(f"charts/: no application chart found in {charts_dir}")
+    return GitOpsSettings(repo_url, target_revision, namespace, tuple(apps))
+
+
+def _read_registry(reader: _Reader, token: Any) -> RegistrySettings:
+    section = reader.section("registry", required=False)
+    server = reader.string(section, "registry.server", "ghcr.io", _DNS_NAME, "must be a registry host name")
+    secret_name = reader.dns_label(section, "registry.secretName", "ghcr-cred")
+    username = section.get("username")
+    if token is not None and not username:
+        reader.problem("registry.username", "is required when platform-ops:registryToken is set")
+    return RegistrySettings(server, username, secret_name, token)
+
+
+def _read_prometheus(reader: _Reader) -> PrometheusSettings:
+    section = reader.section("prometheus")
+    duration = "must be a duration such as 30s, 15m or 2d"
+    quantity = "must be a Kubernetes quantity such as 100m, 256Mi or 1Gi"
+    return PrometheusSettings(
+        version=reader.string(section, "prometheus.version", None, re.compile(r"^v3\.\d+\.\d+$"),
+                              "must be a pinned Prometheus 3 version such as v3.13.5"),
+        retention=reader.string(section, "prometheus.retention", "2d", _DURATION, duration),
+        scrape_interval=reader.string(section, "prometheus.scrapeInterval", "30s", _DURATION, duration),
+        cpu_request=reader.string(section, "prometheus.cpuRequest", "100m", _QUANTITY, quantity),
+        memory_request=reader.string(section, "prometheus.memoryRequest", "256Mi", _QUANTITY, quantity),
+        memory_limit=reader.string(section, "prometheus.memoryLimit", "512Mi", _QUANTITY, quantity),
+    )
+
+
+def application_charts(charts_dir: Path = CHARTS_DIR) -> list[str]:
+    """Names of the application charts (library charts are building blocks, not services)."""
+    services = []
+    for chart_yaml in sorted(charts_dir.glob("*/Chart.yaml")):
+        chart = yaml.safe_load(chart_yaml.read_text()) or {}
+        if chart.get("type", "application") == "application":
+            services.append(chart_yaml.parent.name)
+    return services
+
+
+def stacks(repo_root: Path = REPO_ROOT) -> list[str]:
+    """The environments: one Pulumi stack file each."""
+    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in repo_root.glob("Pulumi.*.yaml"))
+
+
+def _ingress_tls(chart_dir: Path, env_values_file: Path) -> Optional[TlsHost]:
+    """The host and TLS secret the chart's Ingress uses in this environment,
+    read from the same value files Argo CD renders with."""
+    values: dict = {}
+    for path in (chart_dir / "values.yaml", env_values_file):
+        if path.is_file():
+            values = _merge(values, yaml.safe_load(path.read_text()) or {})
+    ingress = values.get("ingress") or {}
+    if not ingress.get("enabled") or not ingress.get("host") or not ingress.get("tlsSecretName"):
+        return None
+    return TlsHost(host=ingress["host"], secret_name=ingress["tlsSecretName"])
+
+
+def _merge(base: dict, override: dict) -> dict:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def read_pulumi_config(stack: str) -> PlatformConfig:
+    """Read the running stack's config through Pulumi and validate it."""
+    import json
+
+    import pulumi
+    from pulumi.runtime.config import CONFIG, get_config_env
+
+    raw: dict[str, Any] = {}
+    prefix = f"{PROJECT}:"
+    # The SDK has no public way to list the keys that are set; listing them is
+    # what lets a misspelt key fail instead of being silently ignored.
+    for full_key, value in {**get_config_env(), **CONFIG.get()}.items():
+        if not full_key.startswith(prefix):
+            continue
+        key = full_key[len(prefix):]
+        if key == "registryToken":
+            continue
+        try:
+            raw[key] = json.loads(value)
+        except ValueError:
+            raw[key] = value
+    token = pulumi.Config(PROJECT).get_secret("registryToken")
+    return load_config(stack, raw, registry_token=token)

@@ -1,0 +1,328 @@
+"""Offline render: run the Pulumi program under Pulumi's mock engine and write
+every Kubernetes object it registers, as YAML, to build/render/<stack>/.
+
+No Pulumi CLI, no cluster, no network. Secret values never reach the output:
+they are written as "[secret]".
+
+    python scripts/render.py STACK [--out DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import contextvars
+import json
+import runpy
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+import pulumi  # noqa: E402
+from pulumi.runtime import mocks, rpc  # noqa: E402
+from pulumi.runtime.stack import run_pulumi_func  # noqa: E402
+from pulumi.runtime.sync_await import _sync_await  # noqa: E402
+
+from config import PROJECT  # noqa: E402
+
+SECRET = "[secret]"
+REDACTED = "[secret]"
+K8S_PROVIDER_TYPE = "pulumi:providers:kubernetes"
+# Components that the Kubernetes provider expands at deploy time; under mocks
+# they have no children, so their inputs are what the render can show.
+K8S_REMOTE_COMPONENTS = {"kubernetes:helm.sh/v4:Chart", "kubernetes:yaml/v2:ConfigFile"}
+
+# What the mock engine returns for outputs that only a real deployment computes.
+MOCK_ARGOCD_ADMIN_PASSWORD = "mock-admin-password"
+MOCK_KUBECONFIG = "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n"
+
+
+@dataclass
+class Registration:
+    type: str
+    name: str
+    urn: str
+    parent: str
+    provider: str
+    dependencies: list[str]
+    inputs: dict
+    custom: bool
+    read: bool = False
+
+    @property
+    def is_kubernetes_object(self) -> bool:
+        return (self.custom and self.type.startswith("kubernetes:")
+                and self.type not in K8S_REMOTE_COMPONENTS)
+
+    @property
+    def is_patch(self) -> bool:
+        return self.type.endswith("Patch")
+
+
+@dataclass
+class Render:
+    stack: str
+    resources: list[Registration]
+    outputs: dict
+    log: list[str] = field(default_factory=list)
+
+    def by_urn(self, urn: str) -> Registration:
+        return next(r for r in self.resources if r.urn == urn)
+
+    def of_type(self, type_: str) -> list[Registration]:
+        return [r for r in self.resources if r.type == type_]
+
+    def named(self, name: str) -> Registration:
+        return next(r for r in self.resources if r.name == name)
+
+    def component_of(self, resource: Registration) -> str:
+        """Name of the top-level component that owns a resource."""
+        current, owner = resource, resource.name
+        while current.parent and urn_type(current.parent) != "pulumi:pulumi:Stack":
+            current = self.by_urn(current.parent)
+            owner = current.name
+        return owner
+
+    @property
+    def manifests(self) -> list[dict]:
+        """Kubernetes objects the program creates, secrets redacted."""
+        return [manifest(r) for r in self.resources
+                if r.is_kubernetes_object and not r.is_patch and not r.read]
+
+    @property
+    def patches(self) -> list[dict]:
+        return [manifest(r) for r in self.resources if r.is_kubernetes_object and r.is_patch]
+
+
+def urn_type(urn: str) -> str:
+    """The resource type in a URN (its parent types come before a "$")."""
+    return urn.split("::")[2].rsplit("$", 1)[-1]
+
+
+def is_secret(value: Any) -> bool:
+    return rpc.is_rpc_secret(value)
+
+
+def redact(value: Any) -> Any:
+    if is_secret(value):
+        return REDACTED
+    if isinstance(value, dict):
+        return {k: redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value
+
+
+def _sorted(value: Any) -> Any:
+    # The engine hands inputs over as protobuf maps, whose order is not stable.
+    if isinstance(value, dict):
+        return {k: _sorted(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
+
+
+def manifest(registration: Registration) -> dict:
+    body = _sorted({k: v for k, v in redact(registration.inputs).items() if not k.startswith("__")})
+    ordered = {key: body.pop(key) for key in ("apiVersion", "kind", "metadata") if key in body}
+    ordered.update(body)
+    return ordered
+
+
+class _RecordingMocks(pulumi.runtime.Mocks):
+    """Returns inputs as outputs, plus the few outputs only a deployment computes."""
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        state = dict(args.inputs)
+        if args.typ == "command:local:Command":
+            state["stdout"] = MOCK_KUBECONFIG
+        elif args.typ == "tls:index/privateKey:PrivateKey":
+            state["privateKeyPem"] = pulumi.Output.secret("mock private key")
+        elif args.typ == "tls:index/selfSignedCert:SelfSignedCert":
+            state["certPem"] = "mock certificate"
+        elif args.typ == "kubernetes:core/v1:Secret" and args.resource_id:
+            password = base64.b64encode(MOCK_ARGOCD_ADMIN_PASSWORD.encode()).decode()
+            state["data"] = {"password": password}
+        return f"{args.name}-id", state
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        return {}
+
+
+class _RecordingMonitor(mocks.MockMonitor):
+    """The mock monitor, keeping what Mocks.new_resource is not told: parent,
+    provider and dependencies of every registration."""
+
+    def __init__(self, mocks_impl):
+        super().__init__(mocks_impl)
+        self.registrations: list[Registration] = []
+
+    def _record(self, request, read: bool) -> None:
+        inputs = rpc.deserialize_properties(request.properties if read else request.object)
+        self.registrations.append(Registration(
+            type=request.type,
+            name=request.name,
+            urn=self.make_urn(request.parent, request.type, request.name),
+            parent=request.parent,
+            provider=request.provider,
+            dependencies=sorted(getattr(request, "dependencies", []) or []),
+            inputs=inputs,
+            custom=read or bool(request.custom),
+            read=read,
+        ))
+
+    def RegisterResource(self, request):
+        if request.type != "pulumi:pulumi:Stack":
+            self._record(request, read=False)
+        return super().RegisterResource(request)
+
+    def ReadResource(self, request):
+        self._record(request, read=True)
+        return super().ReadResource(request)
+
+
+class _LogCollector:
+    def __init__(self):
+        self.lines: list[str] = []
+
+    def _add(self, level: str, message, *args, **kwargs):
+        self.lines.append(f"{level}: {message}")
+
+    def debug(self, message, *args, **kwargs):
+        pass
+
+    def info(self, message, *args, **kwargs):
+        self._add("info", message)
+
+    def warning(self, message, *args, **kwargs):
+        self._add("warning", message)
+
+    def error(self, message, *args, **kwargs):
+        self._add("error", message)
+
+
+def stack_config(stack: str, repo_root: Path = REPO_ROOT) -> dict:
+    """The `config:` block of Pulumi.<stack>.yaml."""
+    path = repo_root / f"Pulumi.{stack}.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path.name}: no such stack file")
+    return (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+
+
+def render_stack(stack: str, config: Optional[dict] = None, secrets: Optional[dict] = None) -> Render:
+    """Run the program for `stack` under mocks.
+
+    `config` replaces the stack file's config block (keys like
+    "platform-ops:argocd"); `secrets` adds secret settings by key without the
+    project prefix. Encrypted values in the stack file render as "[secret]"."""
+    raw = stack_config(stack) if config is None else config
+    values: dict[str, str] = {}
+    secret_keys: list[str] = []
+    for key, value in raw.items():
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            values[key] = SECRET
+            secret_keys.append(key)
+        else:
+            values[key] = value if isinstance(value, str) else json.dumps(value)
+    for key, value in (secrets or {}).items():
+        values[f"{PROJECT}:{key}"] = value
+        secret_keys.append(f"{PROJECT}:{key}")
+    # A fresh context: every render starts with no root stack and no config.
+    return contextvars.Context().run(_render, stack, values, secret_keys)
+
+
+def _render(stack: str, values: dict, secret_keys: list) -> Render:
+    import asyncio
+
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    recording = _RecordingMocks()
+    monitor = _RecordingMonitor(recording)
+    log = _LogCollector()
+    pulumi.runtime.set_mocks(recording, project=PROJECT, stack=stack, preview=False,
+                             monitor=monitor, logger=log)
+    pulumi.runtime.set_all_config(values, secret_keys)
+    root = pulumi.runtime.settings.get_root_resource()
+    main = str(REPO_ROOT / "__main__.py")
+    _sync_await(run_pulumi_func(lambda: runpy.run_path(main, run_name="__pulumi_program__")))
+    outputs = {name: _resolve(value) for name, value in sorted(root.outputs.items())}
+    return Render(stack, monitor.registrations, outputs, log.lines)
+
+
+def _resolve(value: Any) -> Any:
+    output = pulumi.Output.from_input(value)
+    resolved = _sync_await(output.future())
+    return REDACTED if _sync_await(output.is_secret()) else redact(resolved)
+
+
+def summary_rows(render: Render) -> list[tuple[str, str, str]]:
+    rows = []
+    for r in render.resources:
+        if r.is_kubernetes_object and not r.read:
+            body = r.inputs
+            meta = body.get("metadata") or {}
+            where = f"{meta['namespace']}/{meta['name']}" if meta.get("namespace") else meta.get("name", "")
+            kind = body.get("kind", "") + (" (patch)" if r.is_patch else "")
+            rows.append((render.component_of(r), kind, where))
+        elif r.type in K8S_REMOTE_COMPONENTS:
+            source = r.inputs.get("chart") or r.inputs.get("file")
+            version = r.inputs.get("version")
+            rows.append((render.component_of(r), r.type.rsplit(":", 1)[1],
+                         f"{source}@{version}" if version else source))
+    return sorted(rows)
+
+
+def write_render(render: Render, out_dir: Path) -> None:
+    """Replace out_dir with the render, atomically: a failed render leaves the old one."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    by_component: dict[str, list[dict]] = {}
+    for r in render.resources:
+        if r.is_kubernetes_object and not r.read:
+            by_component.setdefault(render.component_of(r), []).append(manifest(r))
+    for component, docs in sorted(by_component.items()):
+        docs.sort(key=lambda d: (d.get("kind", ""), d["metadata"].get("namespace", ""), d["metadata"].get("name", "")))
+        (staging / f"{component}.yaml").write_text(
+            yaml.safe_dump_all(docs, sort_keys=False, default_flow_style=False))
+    remote = [{"component": render.component_of(r), "type": r.type, "name": r.name, "inputs": redact(r.inputs)}
+              for r in render.resources if r.type in K8S_REMOTE_COMPONENTS]
+    remote.sort(key=lambda item: item["name"])
+    (staging / "installs.yaml").write_text(yaml.safe_dump(_sorted(remote), sort_keys=True))
+    (staging / "outputs.yaml").write_text(yaml.safe_dump(render.outputs, sort_keys=True))
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    staging.rename(out_dir)
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("stack")
+    parser.add_argument("--out", type=Path, help="output folder (default build/render/STACK)")
+    args = parser.parse_args(argv)
+    try:
+        render = render_stack(args.stack)
+    except FileNotFoundError as error:
+        print(f"render: {error}", file=sys.stderr)
+        return 2
+    except pulumi.RunError as error:
+        print(str(error), file=sys.stderr)
+        return 1
+    out_dir = args.out or REPO_ROOT / "build" / "render" / args.stack
+    write_render(render, out_dir)
+    rows = summary_rows(render)
+    width = [max(len(row[i]) for row in rows + [("COMPONENT", "KIND", "NAMESPACE/NAME")]) for i in range(3)]
+    for row in [("COMPONENT", "KIND", "NAMESPACE/NAME")] + rows:
+        print("  ".join(cell.ljust(width[i]) for i, cell in enumerate(row)).rstrip())
+    print(f"\n{len(rows)} objects of stack {args.stack} written to {out_dir.relative_to(REPO_ROOT) if out_dir.is_relative_to(REPO_ROOT) else out_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
