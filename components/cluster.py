@@ -16,6 +16,10 @@ from config import ExistingClusterSettings, KindClusterSettings
 # Relative to the project folder, where Pulumi runs the program and its commands.
 KUBECONFIG_DIR = Path(".kube")
 
+# The ingress controller's NodePorts on Kind; kind maps the host's HTTP(S)
+# ports onto them, so the controller needs no hostPort (Pod Security baseline).
+KIND_NODE_PORTS = {"http": 30080, "https": 30443}
+
 
 @dataclass
 class ClusterAccess:
@@ -41,8 +45,8 @@ def kind_config(settings: KindClusterSettings) -> str:
             "image": settings.node_image,
             "labels": {"ingress-ready": "true"},
             "extraPortMappings": [
-                {"containerPort": 80, "hostPort": settings.http_port, "protocol": "TCP"},
-                {"containerPort": 443, "hostPort": settings.https_port, "protocol": "TCP"},
+                {"containerPort": KIND_NODE_PORTS["http"], "hostPort": settings.http_port, "protocol": "TCP"},
+                {"containerPort": KIND_NODE_PORTS["https"], "hostPort": settings.https_port, "protocol": "TCP"},
             ],
         }],
     }

@@ -8,14 +8,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_tls as tls
 
+from components.cluster import KIND_NODE_PORTS
 from config import IngressSettings, TlsHost
 
 CHART = "oci://ghcr.io/nginx/charts/nginx-ingress"
-
-# On Kind the controller is a NodePort service on these ports, and kind maps
-# the host's HTTP(S) ports onto them; no hostPort, so the namespace can stay
-# at Pod Security `baseline`.
-KIND_NODE_PORTS = {"http": 30080, "https": 30443}
 
 CERT_VALIDITY_HOURS = 24 * 365
 CERT_EARLY_RENEWAL_HOURS = 24 * 30

@@ -33,7 +33,6 @@ from pulumi.runtime.sync_await import _sync_await  # noqa: E402
 
 from config import PROJECT  # noqa: E402
 
-SECRET = "[secret]"
 REDACTED = "[secret]"
 K8S_PROVIDER_TYPE = "pulumi:providers:kubernetes"
 # Components that the Kubernetes provider expands at deploy time; under mocks
@@ -56,6 +55,7 @@ class Registration:
     inputs: dict
     custom: bool
     read: bool = False
+    additional_secret_outputs: list[str] = field(default_factory=list)
 
     @property
     def is_kubernetes_object(self) -> bool:
@@ -111,14 +111,15 @@ def is_secret(value: Any) -> bool:
     return rpc.is_rpc_secret(value)
 
 
-def redact(value: Any) -> Any:
+def redact(value: Any, inside_secret: bool = False) -> Any:
+    """Replace every secret leaf with "[secret]", keeping the shape of maps and lists."""
     if is_secret(value):
-        return REDACTED
+        return redact(rpc.unwrap_rpc_secret(value), inside_secret=True)
     if isinstance(value, dict):
-        return {k: redact(v) for k, v in value.items()}
+        return {k: redact(v, inside_secret) for k, v in value.items()}
     if isinstance(value, list):
-        return [redact(v) for v in value]
-    return value
+        return [redact(v, inside_secret) for v in value]
+    return REDACTED if inside_secret else value
 
 
 def _sorted(value: Any) -> Any:
@@ -177,6 +178,7 @@ class _RecordingMonitor(mocks.MockMonitor):
             inputs=inputs,
             custom=read or bool(request.custom),
             read=read,
+            additional_secret_outputs=[] if read else list(request.additionalSecretOutputs),
         ))
 
     def RegisterResource(self, request):
@@ -228,7 +230,7 @@ def render_stack(stack: str, config: Optional[dict] = None, secrets: Optional[di
     secret_keys: list[str] = []
     for key, value in raw.items():
         if isinstance(value, dict) and set(value) == {"secure"}:
-            values[key] = SECRET
+            values[key] = REDACTED
             secret_keys.append(key)
         else:
             values[key] = value if isinstance(value, str) else json.dumps(value)

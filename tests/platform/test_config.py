@@ -1,0 +1,148 @@
+"""Stack config validation: each rule refuses bad input with a message naming the file and key."""
+import shutil
+
+import pytest
+
+from config import ConfigError, PROJECT, load_config
+from scripts.render import stack_config
+
+
+def dev_settings() -> dict:
+    return {key[len(PROJECT) + 1:]: value for key, value in stack_config("dev").items()}
+
+
+def error_for(stack="dev", **changes) -> str:
+    raw = dev_settings()
+    for path, value in changes.items():
+        section, _, key = path.partition("__")
+        if key:
+            raw[section] = {**raw[section], key: value}
+        elif value is None:
+            raw.pop(section)
+        else:
+            raw[section] = value
+    with pytest.raises(ConfigError) as caught:
+        load_config(stack, raw)
+    return str(caught.value)
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_every_stack_file_is_valid_without_any_secret(stack):
+    raw = {key[len(PROJECT) + 1:]: value for key, value in stack_config(stack).items()}
+    config = load_config(stack, raw)
+    assert config.registry.has_credentials is False
+    assert [app.service for app in config.gitops.apps] == ["api-node", "core-go", "worker-python"]
+
+
+@pytest.mark.parametrize("version", ["stable", "latest", "v3.5", "3.5.7"])
+def test_argocd_version_must_be_pinned(version):
+    assert error_for(argocd__version=version) == (
+        f'Pulumi.dev.yaml: platform-ops:argocd.version must be a pinned version such as v3.5.7, got "{version}"')
+
+
+def test_ingress_chart_version_must_be_pinned():
+    assert error_for(ingress__chartVersion="^2.4") == (
+        'Pulumi.dev.yaml: platform-ops:ingress.chartVersion must be a pinned chart version such as 2.4.4, got "^2.4"')
+
+
+def test_kind_node_image_must_be_pinned_by_digest():
+    assert error_for(cluster__nodeImage="kindest/node:v1.37.0") == (
+        "Pulumi.dev.yaml: platform-ops:cluster.nodeImage must pin the kind node image by digest, such as "
+        'kindest/node:v1.37.0@sha256:<64 hex digits>, got "kindest/node:v1.37.0"')
+
+
+def test_repo_url_must_be_a_git_url():
+    assert error_for(gitops__repoURL="github.com/zainasr/platform-ops") == (
+        "Pulumi.dev.yaml: platform-ops:gitops.repoURL must be an https:// or ssh Git URL of this repository, "
+        'got "github.com/zainasr/platform-ops"')
+
+
+@pytest.mark.parametrize("path", ["gitops__namespace", "ingress__namespace", "cluster__name"])
+def test_namespaces_and_names_must_be_dns_labels(path):
+    key = path.replace("__", ".")
+    assert error_for(**{path: "Apps_NS"}) == (
+        f"Pulumi.dev.yaml: platform-ops:{key} must be a DNS label (lowercase letters, digits and '-', "
+        'at most 63 characters), got "Apps_NS"')
+
+
+@pytest.mark.parametrize("port, shown", [(0, "0"), (70000, "70000"), ("80", '"80"'), (True, "True")])
+def test_ports_must_be_in_range(port, shown):
+    assert error_for(cluster__httpPort=port) == (
+        f"Pulumi.dev.yaml: platform-ops:cluster.httpPort must be a port number between 1 and 65535, got {shown}")
+
+
+def test_http_and_https_ports_must_differ():
+    assert error_for(cluster__httpsPort=80) == (
+        "Pulumi.dev.yaml: platform-ops:cluster.httpsPort must differ from cluster.httpPort, both are 80")
+
+
+def test_cluster_mode_is_kind_or_existing():
+    assert error_for(cluster__mode="eks") == (
+        'Pulumi.dev.yaml: platform-ops:cluster.mode must be "kind" or "existing", got "eks"')
+
+
+def test_existing_cluster_needs_kubeconfig_and_context():
+    assert error_for(cluster={"mode": "existing"}) == (
+        "Pulumi.dev.yaml: platform-ops:cluster.kubeconfig is required\n"
+        "Pulumi.dev.yaml: platform-ops:cluster.context is required")
+
+
+def test_missing_section_is_named():
+    assert error_for(argocd=None) == (
+        "Pulumi.dev.yaml: platform-ops:argocd is required\n"
+        "Pulumi.dev.yaml: platform-ops:argocd.version is required")
+
+
+def test_misspelt_setting_is_refused():
+    assert error_for(argocd__verison="v3.5.7") == (
+        "Pulumi.dev.yaml: platform-ops:argocd.verison is not a known setting (known: version)")
+
+
+def test_unknown_top_level_key_is_refused():
+    assert error_for(argo={"version": "v3.5.7"}) == (
+        "Pulumi.dev.yaml: platform-ops:argo is not a known setting "
+        "(known: cluster, ingress, argocd, gitops, registry, registryToken, prometheus)")
+
+
+def test_registry_token_needs_a_username():
+    raw = dev_settings()
+    raw["registry"] = {"server": "ghcr.io"}
+    with pytest.raises(ConfigError) as caught:
+        load_config("dev", raw, registry_token="t0ken")
+    assert str(caught.value) == (
+        "Pulumi.dev.yaml: platform-ops:registry.username is required when platform-ops:registryToken is set")
+
+
+def test_prometheus_version_must_be_a_pinned_v3():
+    assert error_for(prometheus__version="v2.55.0") == (
+        'Pulumi.dev.yaml: platform-ops:prometheus.version must be a pinned Prometheus 3 version such as v3.13.5, '
+        'got "v2.55.0"')
+
+
+def test_prometheus_retention_must_be_a_duration():
+    assert error_for(prometheus__retention="two days") == (
+        'Pulumi.dev.yaml: platform-ops:prometheus.retention must be a duration such as 30s, 15m or 2d, '
+        'got "two days"')
+
+
+def test_every_problem_is_reported_at_once():
+    message = error_for(argocd__version="stable", cluster__httpPort=0)
+    assert message.splitlines() == [
+        "Pulumi.dev.yaml: platform-ops:cluster.httpPort must be a port number between 1 and 65535, got 0",
+        'Pulumi.dev.yaml: platform-ops:argocd.version must be a pinned version such as v3.5.7, got "stable"',
+    ]
+
+
+def test_a_stack_without_values_files_in_the_charts_is_refused(repo_root, tmp_path):
+    charts = tmp_path / "charts"
+    shutil.copytree(repo_root / "charts", charts)
+    (charts / "core-go" / "values-dev.yaml").unlink()
+    with pytest.raises(ConfigError) as caught:
+        load_config("dev", dev_settings(), charts_dir=charts)
+    assert str(caught.value) == (
+        "charts/core-go/values-dev.yaml: missing; every application chart needs a values file for stack dev")
+
+
+def test_library_charts_are_not_applications(repo_root):
+    config = load_config("dev", dev_settings())
+    assert "platform-lib" not in [app.service for app in config.gitops.apps]

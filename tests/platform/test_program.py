@@ -1,0 +1,247 @@
+"""The resource graph the program registers, per stack, under Pulumi's mock engine."""
+import base64
+import json
+
+import pytest
+
+from components.cluster import kind_create_script, kind_delete_script
+from scripts import render as render_module
+from scripts.render import REDACTED, is_secret, render_stack, urn_type
+
+STACKS = ["dev", "staging", "prod"]
+TOKEN = "ghp_notARealTokenButSecretAllTheSame"
+
+
+def parent_of(render, name):
+    registration = render.named(name)
+    return render.by_urn(registration.parent).name if urn_type(registration.parent) != "pulumi:pulumi:Stack" else None
+
+
+def test_dev_resource_graph_is_the_platform(rendered):
+    render = rendered("dev")
+    graph = sorted((r.type, r.name, parent_of(render, r.name)) for r in render.resources)
+    assert graph == sorted([
+        ("platform-ops:cluster:KindCluster", "cluster", None),
+        ("command:local:Command", "cluster-kind", "cluster"),
+        ("pulumi:providers:kubernetes", "kubernetes", None),
+        ("platform-ops:apps:AppNamespace", "apps", None),
+        ("kubernetes:core/v1:NamespacePatch", "apps-namespace", "apps"),
+        ("platform-ops:ingress:Ingress", "ingress", None),
+        ("kubernetes:core/v1:Namespace", "ingress-namespace", "ingress"),
+        ("kubernetes:helm.sh/v4:Chart", "ingress-controller", "ingress"),
+        ("tls:index/privateKey:PrivateKey", "ingress-api-local-dev-tls-key", "ingress"),
+        ("tls:index/selfSignedCert:SelfSignedCert", "ingress-api-local-dev-tls-cert", "ingress"),
+        ("kubernetes:core/v1:Secret", "ingress-api-local-dev-tls", "ingress"),
+        ("platform-ops:argocd:ArgoCD", "argocd", None),
+        ("kubernetes:core/v1:Namespace", "argocd-namespace", "argocd"),
+        ("pulumi:providers:kubernetes", "argocd-provider", "argocd"),
+        ("kubernetes:yaml/v2:ConfigFile", "argocd-install", "argocd"),
+        ("kubernetes:core/v1:Secret", "argocd-initial-admin-secret", "argocd"),
+        ("platform-ops:registry:RegistryCredentials", "registry", None),
+        ("platform-ops:gitops:GitOpsApplications", "gitops", None),
+        ("kubernetes:argoproj.io/v1alpha1:AppProject", "gitops-project", "gitops"),
+        ("kubernetes:argoproj.io/v1alpha1:Application", "gitops-api-node", "gitops"),
+        ("kubernetes:argoproj.io/v1alpha1:Application", "gitops-core-go", "gitops"),
+        ("kubernetes:argoproj.io/v1alpha1:Application", "gitops-worker-python", "gitops"),
+    ])
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_existing_cluster_stacks_create_no_kind_cluster(rendered, stack):
+    render = rendered(stack)
+    assert render.of_type("command:local:Command") == []
+    provider = render.named("kubernetes").inputs
+    assert provider["kubeconfig"].endswith("/.kube/config")
+    assert provider["context"] == f"platform-{stack}"
+    assert provider["clusterIdentifier"] == f"context-platform-{stack}"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_kubernetes_resource_uses_the_stacks_provider(rendered, stack):
+    render = rendered(stack)
+    providers = {r.urn: r for r in render.of_type("pulumi:providers:kubernetes")}
+    identifier = render.named("kubernetes").inputs["clusterIdentifier"]
+    kubernetes_resources = [r for r in render.resources if r.type.startswith("kubernetes:")]
+    assert kubernetes_resources
+    for resource in kubernetes_resources:
+        provider_urn = resource.provider.rsplit("::", 1)[0]
+        assert provider_urn in providers, f"{resource.name} uses a default provider"
+        provider = providers[provider_urn].inputs
+        assert provider["clusterIdentifier"] == identifier
+        assert provider["enableServerSideApply"] == "true"
+
+
+def test_provider_cluster_identifier_survives_a_changed_kubeconfig(monkeypatch):
+    first = render_stack("dev").named("kubernetes").inputs
+    monkeypatch.setattr(render_module, "MOCK_KUBECONFIG", "apiVersion: v1\nkind: Config\n# rotated certs\n")
+    second = render_stack("dev").named("kubernetes").inputs
+    assert first["kubeconfig"] != second["kubeconfig"]
+    assert first["clusterIdentifier"] == second["clusterIdentifier"] == "kind-platform-dev"
+
+
+def test_kind_command_creates_or_adopts_the_cluster_and_deletes_it(rendered):
+    command = rendered("dev").named("cluster-kind").inputs
+    assert command["create"] == kind_create_script("platform-dev", ".kube/dev.yaml")
+    assert command["delete"] == kind_delete_script("platform-dev", ".kube/dev.yaml")
+    assert "if kind get clusters 2>/dev/null | grep -qx platform-dev; then" in command["create"]
+    assert "kind create cluster --name platform-dev --config /dev/stdin --kubeconfig .kube/dev.yaml" in command["create"]
+    assert command["delete"].startswith("kind delete cluster --name platform-dev --kubeconfig .kube/dev.yaml")
+
+
+def test_kind_config_pins_the_node_image_and_maps_the_ingress_ports(rendered):
+    import yaml
+
+    command = rendered("dev").named("cluster-kind").inputs
+    node = yaml.safe_load(command["stdin"])["nodes"][0]
+    assert node["image"].startswith("kindest/node:v1.37.0@sha256:")
+    assert node["labels"] == {"ingress-ready": "true"}
+    assert node["extraPortMappings"] == [
+        {"containerPort": 30080, "hostPort": 80, "protocol": "TCP"},
+        {"containerPort": 30443, "hostPort": 443, "protocol": "TCP"},
+    ]
+    # Any change to the kind config replaces the cluster.
+    assert command["triggers"] == [command["stdin"]]
+
+
+def test_kind_kubeconfig_is_secret_and_kept_out_of_the_logs(rendered):
+    render = rendered("dev")
+    command = render.named("cluster-kind")
+    assert command.additional_secret_outputs == ["stdout"]
+    assert command.inputs["logging"] == "stderr"
+    assert is_secret(render.named("kubernetes").inputs["kubeconfig"])
+    assert render.outputs["kubeconfig"] == REDACTED
+
+
+def test_registry_token_is_secret_wherever_it_flows():
+    render = render_stack("dev", secrets={"registryToken": TOKEN})
+    secret = render.named("registry-pull-secret").inputs
+    assert secret["type"] == "kubernetes.io/dockerconfigjson"
+    assert is_secret(secret["stringData"])
+    config = json.loads(secret["stringData"]["value"][".dockerconfigjson"])
+    assert config["auths"]["ghcr.io"]["auth"] == base64.b64encode(f"zainasr:{TOKEN}".encode()).decode()
+    everything_shown = json.dumps([render.manifests, render.patches, render.outputs, render.log])
+    assert TOKEN not in everything_shown
+    assert base64.b64encode(f"zainasr:{TOKEN}".encode()).decode() not in everything_shown
+
+
+def test_registry_secret_is_attached_to_the_default_service_account():
+    render = render_stack("dev", secrets={"registryToken": TOKEN})
+    patch = render.named("registry-default-serviceaccount")
+    assert patch.type == "kubernetes:core/v1:ServiceAccountPatch"
+    assert patch.inputs["metadata"] == {"name": "default", "namespace": "default"}
+    assert patch.inputs["imagePullSecrets"] == [{"name": "ghcr-cred"}]
+    assert render.named("registry-pull-secret").urn in patch.dependencies
+
+
+def test_without_a_token_no_pull_secret_is_created_and_the_log_says_so(rendered):
+    render = rendered("dev")
+    assert render.of_type("kubernetes:core/v1:ServiceAccountPatch") == []
+    assert [m for m in render.manifests if m.get("type") == "kubernetes.io/dockerconfigjson"] == []
+    assert ("info: registry: platform-ops:registryToken is not set, so no pull secret is created "
+            "and images from ghcr.io are pulled anonymously") in render.log
+
+
+def test_argocd_admin_password_is_a_secret_output(rendered):
+    render = rendered("dev")
+    assert render.outputs["argocdAdminPassword"] == REDACTED
+    read = render.named("argocd-initial-admin-secret")
+    assert read.read and read.inputs == {} and read.dependencies == [render.named("argocd-install").urn]
+
+
+def test_tls_private_key_is_secret(rendered):
+    secret = rendered("dev").named("ingress-api-local-dev-tls").inputs
+    assert secret["type"] == "kubernetes.io/tls"
+    # Secretness of one key marks the whole map secret on the wire.
+    assert is_secret(secret["stringData"])
+    assert secret["stringData"]["value"]["tls.crt"] == "mock certificate"
+    manifest = next(m for m in rendered("dev").manifests if m["metadata"]["name"] == "api-local-dev-tls")
+    assert manifest["stringData"] == {"tls.crt": REDACTED, "tls.key": REDACTED}
+
+
+def test_argocd_is_installed_from_the_pinned_upstream_manifest_into_its_namespace(rendered):
+    render = rendered("dev")
+    install = render.named("argocd-install")
+    assert install.inputs["file"] == (
+        "https://raw.githubusercontent.com/argoproj/argo-cd/v3.5.7/manifests/install.yaml")
+    assert install.provider.startswith(render.named("argocd-provider").urn)
+    assert render.named("argocd-provider").inputs["namespace"] == "argocd"
+    assert render.named("argocd-namespace").urn in install.dependencies
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_applications_are_created_after_the_argocd_install(rendered, stack):
+    render = rendered(stack)
+    install = render.named("argocd-install").urn
+    custom_resources = render.of_type("kubernetes:argoproj.io/v1alpha1:Application") + \
+        render.of_type("kubernetes:argoproj.io/v1alpha1:AppProject")
+    assert len(custom_resources) == 4
+    for resource in custom_resources:
+        assert install in resource.dependencies, resource.name
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_each_service_gets_an_application_on_its_chart_and_environment_values(rendered, stack):
+    apps = {m["metadata"]["name"]: m for m in rendered(stack).manifests if m["kind"] == "Application"}
+    assert sorted(apps) == ["api-node", "core-go", "worker-python"]
+    for service, app in apps.items():
+        assert app["metadata"]["namespace"] == "argocd"
+        assert app["metadata"]["finalizers"] == ["resources-finalizer.argocd.argoproj.io"]
+        assert app["spec"]["project"] == "platform-ops"
+        assert app["spec"]["source"] == {
+            "repoURL": "https://github.com/zainasr/platform-ops.git",
+            "targetRevision": "main",
+            "path": f"charts/{service}",
+            "helm": {"releaseName": service, "valueFiles": ["values.yaml", f"values-{stack}.yaml"]},
+        }
+        assert app["spec"]["destination"] == {"server": "https://kubernetes.default.svc", "namespace": "default"}
+        assert app["spec"]["syncPolicy"] == {
+            "automated": {"prune": True, "selfHeal": True},
+            "retry": {"limit": 5, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}},
+        }
+
+
+def test_project_allows_only_this_repository_and_the_app_namespace(rendered):
+    project = next(m for m in rendered("dev").manifests if m["kind"] == "AppProject")
+    assert project["spec"]["sourceRepos"] == ["https://github.com/zainasr/platform-ops.git"]
+    assert project["spec"]["destinations"] == [{"namespace": "default", "server": "https://kubernetes.default.svc"}]
+    assert "clusterResourceWhitelist" not in project["spec"]
+
+
+def test_ingress_controller_is_f5_nginx_from_a_pinned_chart(rendered):
+    chart = rendered("dev").named("ingress-controller").inputs
+    assert chart["chart"] == "oci://ghcr.io/nginx/charts/nginx-ingress"
+    assert chart["version"] == "2.4.4"
+    assert chart["namespace"] == "nginx-ingress"
+    controller = chart["values"]["controller"]
+    assert controller["ingressClass"] == {"name": "nginx", "create": True, "setAsDefaultIngress": True}
+    assert controller["service"] == {"type": "NodePort", "httpPort": {"nodePort": 30080},
+                                     "httpsPort": {"nodePort": 30443}}
+
+
+def test_ingress_on_an_existing_cluster_is_a_load_balancer(rendered):
+    chart = rendered("prod").named("ingress-controller").inputs
+    assert chart["values"]["controller"]["service"] == {"type": "LoadBalancer"}
+
+
+def test_api_host_gets_a_self_signed_certificate_for_the_chart_host(rendered):
+    render = rendered("dev")
+    cert = render.named("ingress-api-local-dev-tls-cert").inputs
+    assert cert["dnsNames"] == ["api.local.dev"]
+    secret = render.named("ingress-api-local-dev-tls").inputs
+    assert secret["metadata"] == {"name": "api-local-dev-tls", "namespace": "default"}
+    assert render.outputs["apiUrls"] == ["https://api.local.dev"]
+
+
+def test_app_namespace_enforces_pod_security_restricted(rendered):
+    patch = rendered("dev").named("apps-namespace").inputs
+    assert patch["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_outputs_list_the_applications_and_how_to_reach_argocd(rendered):
+    outputs = rendered("dev").outputs
+    assert outputs["applications"][0] == {
+        "name": "api-node", "path": "charts/api-node", "valueFiles": ["values.yaml", "values-dev.yaml"]}
+    assert outputs["argocdUi"] == (
+        "kubectl --kubeconfig .kube/dev.yaml --context kind-platform-dev -n argocd "
+        "port-forward svc/argocd-server 8080:443")
+    assert outputs["kubeconfigPath"] == ".kube/dev.yaml"
