@@ -23,7 +23,6 @@ TOOL_STAMPS := $(TOOLS)/.helm-$(HELM_VERSION) \
 export PATH := $(TOOLS):$(VENV)/bin:$(PATH)
 export PLATFORM_OPS_TOOLS := $(TOOLS)
 export PULUMI_BACKEND_URL := file://$(CURDIR)/.pulumi-state
-export PULUMI_CONFIG_PASSPHRASE ?=
 
 .PHONY: help venv tools test render up destroy bench clean
 
@@ -46,11 +45,13 @@ $(TOOLS)/.helm-$(HELM_VERSION):
 	GOBIN=$(TOOLS) go install helm.sh/helm/v4/cmd/helm@$(HELM_VERSION)
 	touch $@
 
+# Prometheus's go.mod has a replace directive, which `go install pkg@version`
+# refuses: build from the downloaded module as the main module instead.
+PROMETHEUS_SRC = $(shell go env GOMODCACHE)/github.com/prometheus/prometheus@$(PROMETHEUS_MODULE_VERSION)
 $(TOOLS)/.prometheus-$(PROMETHEUS_VERSION):
 	mkdir -p $(TOOLS)
-	GOBIN=$(TOOLS) go install \
-	  github.com/prometheus/prometheus/cmd/prometheus@$(PROMETHEUS_MODULE_VERSION) \
-	  github.com/prometheus/prometheus/cmd/promtool@$(PROMETHEUS_MODULE_VERSION)
+	go mod download github.com/prometheus/prometheus@$(PROMETHEUS_MODULE_VERSION)
+	cd $(PROMETHEUS_SRC) && GOWORK=off GOFLAGS=-mod=readonly go build -trimpath -o $(TOOLS)/ ./cmd/prometheus ./cmd/promtool
 	touch $@
 
 $(TOOLS)/.actionlint-$(ACTIONLINT_VERSION):
@@ -67,13 +68,13 @@ render: venv
 	$(PY) scripts/render.py $(STACK)
 
 up: venv
-	@scripts/preflight.sh
+	@scripts/preflight.sh $(STACK)
 	pulumi login "$$PULUMI_BACKEND_URL"
 	pulumi stack select --create $(STACK)
 	pulumi up --stack $(STACK)
 
 destroy: venv
-	@scripts/preflight.sh
+	@scripts/preflight.sh $(STACK)
 	pulumi login "$$PULUMI_BACKEND_URL"
 	pulumi destroy --stack $(STACK)
 
