@@ -64,7 +64,7 @@ tools: $(TOOL_STAMPS)
 test: venv tools
 	$(PY) -m pytest
 
-render: venv
+render: venv $(TOOLS)/.helm-$(HELM_VERSION)
 	$(PY) scripts/render.py $(STACK)
 
 up: venv

@@ -281,23 +281,35 @@ def summary_rows(render: Render) -> list[tuple[str, str, str]]:
     return sorted(rows)
 
 
-def write_render(render: Render, out_dir: Path) -> None:
-    """Replace out_dir with the render, atomically: a failed render leaves the old one."""
+def write_render(render: Render, out_dir: Path, charts: bool = True) -> None:
+    """Replace out_dir with the render, atomically: a failed render leaves the old one.
+
+    With `charts`, each Application's chart is rendered the way Argo CD will
+    render it, into charts/<service>.yaml."""
+    from scripts.render_charts import render_stack_charts
+
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
-    by_component: dict[str, list[dict]] = {}
-    for r in render.resources:
-        if r.is_kubernetes_object and not r.read:
-            by_component.setdefault(render.component_of(r), []).append(manifest(r))
-    for component, docs in sorted(by_component.items()):
-        docs.sort(key=lambda d: (d.get("kind", ""), d["metadata"].get("namespace", ""), d["metadata"].get("name", "")))
-        (staging / f"{component}.yaml").write_text(
-            yaml.safe_dump_all(docs, sort_keys=False, default_flow_style=False))
-    remote = [{"component": render.component_of(r), "type": r.type, "name": r.name, "inputs": redact(r.inputs)}
-              for r in render.resources if r.type in K8S_REMOTE_COMPONENTS]
-    remote.sort(key=lambda item: item["name"])
-    (staging / "installs.yaml").write_text(yaml.safe_dump(_sorted(remote), sort_keys=True))
-    (staging / "outputs.yaml").write_text(yaml.safe_dump(render.outputs, sort_keys=True))
+    try:
+        by_component: dict[str, list[dict]] = {}
+        for r in render.resources:
+            if r.is_kubernetes_object and not r.read:
+                by_component.setdefault(render.component_of(r), []).append(manifest(r))
+        for component, docs in sorted(by_component.items()):
+            docs.sort(key=lambda d: (d.get("kind", ""), d["metadata"].get("namespace", ""),
+                                     d["metadata"].get("name", "")))
+            (staging / f"{component}.yaml").write_text(
+                yaml.safe_dump_all(docs, sort_keys=False, default_flow_style=False))
+        remote = [{"component": render.component_of(r), "type": r.type, "name": r.name, "inputs": redact(r.inputs)}
+                  for r in render.resources if r.type in K8S_REMOTE_COMPONENTS]
+        remote.sort(key=lambda item: item["name"])
+        (staging / "installs.yaml").write_text(yaml.safe_dump(_sorted(remote), sort_keys=True))
+        (staging / "outputs.yaml").write_text(yaml.safe_dump(render.outputs, sort_keys=True))
+        if charts:
+            render_stack_charts(render.stack, render.manifests, out_dir=staging / "charts")
+    except BaseException:
+        shutil.rmtree(staging)
+        raise
     if out_dir.exists():
         shutil.rmtree(out_dir)
     staging.rename(out_dir)
@@ -307,6 +319,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("stack")
     parser.add_argument("--out", type=Path, help="output folder (default build/render/STACK)")
+    parser.add_argument("--no-charts", action="store_true", help="skip rendering the charts with helm")
     args = parser.parse_args(argv)
     try:
         render = render_stack(args.stack)
@@ -317,7 +330,13 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(str(error), file=sys.stderr)
         return 1
     out_dir = args.out or REPO_ROOT / "build" / "render" / args.stack
-    write_render(render, out_dir)
+    from scripts.render_charts import ChartRenderError
+
+    try:
+        write_render(render, out_dir, charts=not args.no_charts)
+    except ChartRenderError as error:
+        print(f"render: {error}", file=sys.stderr)
+        return 1
     rows = summary_rows(render)
     width = [max(len(row[i]) for row in rows + [("COMPONENT", "KIND", "NAMESPACE/NAME")]) for i in range(3)]
     for row in [("COMPONENT", "KIND", "NAMESPACE/NAME")] + rows:

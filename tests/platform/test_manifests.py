@@ -1,0 +1,31 @@
+"""Every object the program registers is valid for the pinned Kubernetes version and meets Pod Security restricted."""
+import pytest
+
+from scripts.chart_checks import check_kubernetes_schema, check_pod_security_restricted
+
+STACKS = ["dev", "staging", "prod"]
+# Argo CD's own types: the program tests check their specs field by field.
+ARGO_CD_KINDS = {"Application", "AppProject"}
+
+
+def built_in(manifests):
+    return [m for m in manifests if m["kind"] not in ARGO_CD_KINDS]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_registered_object_passes_the_strict_kubernetes_schema(rendered, stack):
+    manifests = rendered(stack).manifests
+    assert {m["kind"] for m in manifests} - ARGO_CD_KINDS
+    assert check_kubernetes_schema(built_in(manifests)) == []
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_registered_workload_meets_pod_security_restricted(rendered, stack):
+    assert check_pod_security_restricted(rendered(stack).manifests) == []
+
+
+def test_the_schema_check_catches_an_unknown_field(rendered):
+    namespace = next(m for m in rendered("dev").manifests if m["kind"] == "Namespace")
+    broken = {**namespace, "spek": {}}
+    assert check_kubernetes_schema([broken]) == [
+        "Namespace/argocd: <root>: Additional properties are not allowed ('spek' was unexpected)"]
