@@ -51,7 +51,9 @@ PROMETHEUS_SRC = $(shell go env GOMODCACHE)/github.com/prometheus/prometheus@$(P
 $(TOOLS)/.prometheus-$(PROMETHEUS_VERSION):
 	mkdir -p $(TOOLS)
 	go mod download github.com/prometheus/prometheus@$(PROMETHEUS_MODULE_VERSION)
-	cd $(PROMETHEUS_SRC) && GOWORK=off GOFLAGS=-mod=readonly go build -trimpath -o $(TOOLS)/ ./cmd/prometheus ./cmd/promtool
+	cd $(PROMETHEUS_SRC) && GOWORK=off GOFLAGS=-mod=readonly go build -trimpath \
+	  -ldflags "-X github.com/prometheus/common/version.Version=$(PROMETHEUS_VERSION:v%=%)" \
+	  -o $(TOOLS)/ ./cmd/prometheus ./cmd/promtool
 	touch $@
 
 $(TOOLS)/.actionlint-$(ACTIONLINT_VERSION):
