@@ -1,0 +1,1 @@
+"""Image promotion for platform-ops: see scripts/promote.py."""

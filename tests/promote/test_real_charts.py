@@ -1,0 +1,62 @@
+"""`copy` against this repository's real charts and its real check (scripts/check_charts.py,
+which renders with helm as Argo CD does), not the fixture's stand-in."""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.promote.fixture import REPO_ROOT, Remote
+
+
+@pytest.fixture
+def project(tmp_path, tool) -> tuple:
+    """A remote holding every file of this repository that git would commit."""
+    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+                            cwd=REPO_ROOT, capture_output=True, check=True).stdout.decode().split("\0")
+    files = {name: (REPO_ROOT / name).read_bytes() for name in listed if name and (REPO_ROOT / name).is_file()}
+    remote = Remote.create(tmp_path, extra_files=files, layout=False)
+    clone = remote.clone("work")
+    env = {**clone.env, "PLATFORM_OPS_TOOLS": str(Path(tool("helm")).parent)}
+    return clone, env
+
+
+def staging_image(clone) -> dict:
+    return yaml.safe_load(clone.read("charts/api-node/values-staging.yaml"))["image"]
+
+
+def test_copy_runs_the_real_chart_check_and_commits(project):
+    clone, env = project
+    result = clone.promote("set", "--env", "dev", "--service", "api-node", "--tag", "6063e25", env=env)
+    assert result.returncode == 0, result.stderr
+
+    result = clone.promote("copy", "--from", "dev", "--to", "staging", "--service", "api-node", env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert staging_image(clone)["tag"] == "6063e25"
+    assert clone.git("log", "-1", "--format=%s").strip() == "chore(promote): copy dev -> staging (api-node)"
+    assert clone.status() == ""
+
+
+def test_copy_is_refused_when_the_real_check_fails(project):
+    clone, env = project
+    path = "charts/api-node/values-staging.yaml"
+    text = clone.read(path).decode()
+    broken = "\n".join("replicaCount: 0" if line.startswith("replicaCount:") else line
+                       for line in text.split("\n"))
+    assert broken != text
+    clone.write(path, broken.encode())
+    clone.git("commit", "--quiet", "-am", "break staging")
+    assert clone.promote("set", "--env", "dev", "--service", "api-node", "--tag", "6063e25", env=env).returncode == 0
+    head, before = clone.head(), clone.read(path)
+
+    result = clone.promote("copy", "--from", "dev", "--to", "staging", "--service", "api-node", env=env)
+
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        "error: charts check failed for staging (scripts/check_charts.py staging exited 1); nothing committed:\n"
+        "check_charts: staging: ")
+    assert "at '/replicaCount': minimum: got 0, want 1" in result.stderr
+    assert (clone.head(), clone.read(path), clone.status()) == (head, before, "")
