@@ -1,0 +1,77 @@
+"""Benchmarks: print figures, assert nothing.
+
+    make bench                          # all of them
+    .venv/bin/python bench/run.py render charts
+"""
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+PYTHON = sys.executable
+
+
+def report(name: str, seconds: list[float]) -> None:
+    print(f"{name}: median {statistics.median(seconds):.2f} s (min {min(seconds):.2f}, "
+          f"max {max(seconds):.2f}, {len(seconds)} runs)", flush=True)
+
+
+def timed(command: list[str], runs: int) -> list[float]:
+    seconds = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(command, cwd=REPO_ROOT, check=True, capture_output=True)
+        seconds.append(time.perf_counter() - start)
+    return seconds
+
+
+def bench_render() -> None:
+    out = REPO_ROOT / "build" / "bench-render"
+    report("offline render of stack dev, without charts (scripts/render.py dev --no-charts)",
+           timed([PYTHON, "scripts/render.py", "dev", "--no-charts", "--out", str(out)], runs=5))
+    report("offline render of stack dev, with its three charts (scripts/render.py dev)",
+           timed([PYTHON, "scripts/render.py", "dev", "--out", str(out)], runs=5))
+
+
+def bench_charts() -> None:
+    from scripts.render import render_stack
+    from scripts.render_charts import chart_applications, render_all, total_requests
+
+    applications = {stack: chart_applications(render_stack(stack).manifests) for stack in ("dev", "staging", "prod")}
+    seconds = []
+    for _ in range(5):
+        start = time.perf_counter()
+        renders = render_all(applications)
+        seconds.append(time.perf_counter() - start)
+    report("nine chart renders, fresh checkout and dependency builds included", seconds)
+    dev = [m for (stack, _), manifests in renders.items() if stack == "dev" for m in manifests]
+    requests = total_requests(dev)
+    print(f"dev workloads request {requests['cpu'] * 1000:.0f}m CPU and {requests['memory'] / 2**20:.0f}Mi memory")
+
+
+def bench_tests() -> None:
+    report("test suite (pytest -q)", timed([PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider"], runs=1))
+
+
+def bench_script(script: str):
+    def run() -> None:
+        subprocess.run([PYTHON, f"bench/{script}"], cwd=REPO_ROOT, check=True)
+    return run
+
+
+BENCHES = {
+    "render": bench_render,
+    "charts": bench_charts,
+    "promote": bench_script("promote.py"),
+    "prometheus": bench_script("prometheus_discovery.py"),
+    "tests": bench_tests,
+}
+
+if __name__ == "__main__":
+    for name in sys.argv[1:] or list(BENCHES):
+        BENCHES[name]()
