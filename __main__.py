@@ -15,6 +15,7 @@ from components.cluster import KindCluster, KindClusterArgs, existing_cluster_ac
 from components.gitops import GitOpsApplications, GitOpsApplicationsArgs
 from components.ingress import Ingress, IngressArgs
 from components.kubernetes_provider import kubernetes_provider
+from components.prometheus import PrometheusStack, PrometheusStackArgs
 from components.registry import RegistryCredentials, RegistryCredentialsArgs
 from config import ConfigError, KindClusterSettings, read_pulumi_config
 
@@ -66,9 +67,18 @@ gitops = GitOpsApplications(
     opts=on_cluster,
 )
 
-# Observability
+prometheus = PrometheusStack(
+    "prometheus",
+    PrometheusStackArgs(
+        settings=cfg.prometheus,
+        app_namespaces=[cfg.gitops.namespace],
+        apps=[app.service for app in cfg.gitops.apps],
+    ),
+    opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[apps_namespace])),
+)
 
 pulumi.export("argocdUi", argocd.ui_command)
 pulumi.export("argocdAdminPassword", argocd.admin_password)
 pulumi.export("apiUrls", [f"https://{app.tls.host}" for app in cfg.gitops.apps if app.tls])
 pulumi.export("applications", gitops.summary)
+pulumi.export("prometheusUi", prometheus.ui_command)

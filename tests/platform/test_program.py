@@ -43,6 +43,14 @@ def test_dev_resource_graph_is_the_platform(rendered):
         ("kubernetes:argoproj.io/v1alpha1:Application", "gitops-api-node", "gitops"),
         ("kubernetes:argoproj.io/v1alpha1:Application", "gitops-core-go", "gitops"),
         ("kubernetes:argoproj.io/v1alpha1:Application", "gitops-worker-python", "gitops"),
+        ("platform-ops:prometheus:PrometheusStack", "prometheus", None),
+        ("kubernetes:core/v1:Namespace", "prometheus-namespace", "prometheus"),
+        ("kubernetes:core/v1:ServiceAccount", "prometheus-service-account", "prometheus"),
+        ("kubernetes:rbac.authorization.k8s.io/v1:Role", "prometheus-discovery-default", "prometheus"),
+        ("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "prometheus-discovery-default-binding", "prometheus"),
+        ("kubernetes:core/v1:ConfigMap", "prometheus-config", "prometheus"),
+        ("kubernetes:apps/v1:Deployment", "prometheus-deployment", "prometheus"),
+        ("kubernetes:core/v1:Service", "prometheus-service", "prometheus"),
     ])
 
 

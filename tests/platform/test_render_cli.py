@@ -38,11 +38,11 @@ def test_render_writes_yaml_and_prints_a_summary(project):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["COMPONENT", "KIND", "NAMESPACE/NAME"]
-    assert "gitops     Application        argocd/api-node" in lines
-    assert lines[-1] == "10 objects of stack dev written to build/render/dev"
+    assert "gitops      Application        argocd/api-node" in lines
+    assert lines[-1] == "17 objects of stack dev written to build/render/dev"
     written = sorted(p.name for p in (project / "build/render/dev").iterdir())
     assert written == ["apps.yaml", "argocd.yaml", "charts", "gitops.yaml", "ingress.yaml", "installs.yaml",
-                       "outputs.yaml"]
+                       "outputs.yaml", "prometheus.yaml"]
     charts = sorted(p.name for p in (project / "build/render/dev/charts").iterdir())
     assert charts == ["api-node.yaml", "core-go.yaml", "worker-python.yaml"]
 
@@ -52,7 +52,7 @@ def test_render_is_byte_identical_across_runs(project):
     assert run_render(project, "dev", "--out", str(first)).returncode == 0
     assert run_render(project, "dev", "--out", str(second)).returncode == 0
     files = sorted(p.relative_to(first) for p in first.rglob("*.yaml"))
-    assert len(files) == 9
+    assert len(files) == 10
     for path in files:
         assert (first / path).read_bytes() == (second / path).read_bytes(), path
 

@@ -1,0 +1,85 @@
+"""Times the Prometheus discovery proof (tests/prometheus/test_discovery.py) outside pytest.
+
+    python bench/prometheus_discovery.py [STACK] [--runs N]
+
+Prints, per run: seconds from starting prometheus to ready, to every target up, and to the
+first 5xx-ratio recording rule result; and the whole proof (chart render, stand-in cluster,
+Prometheus run, teardown). Scrapes and rule evaluations follow the stack's 30s interval, so the
+figures are dominated by it, not by this machine.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from components.prometheus import CONFIG_MAP, NAMESPACE  # noqa: E402
+from scripts.render import render_stack  # noqa: E402
+from scripts.render_charts import ChartSource, Renderer, chart_applications  # noqa: E402
+from tests.prometheus.discovery import discovery_run  # noqa: E402
+
+POLLS = 300
+
+
+def tool(name: str) -> str:
+    path = Path(os.environ.get("PLATFORM_OPS_TOOLS", REPO_ROOT / ".tools" / "bin")) / name
+    if not path.is_file():
+        sys.exit(f"{name} is not built: run `make tools` (looked in {path.parent})")
+    return str(path)
+
+
+def one_run(stack: str) -> dict[str, float]:
+    began = time.monotonic()
+    render = render_stack(stack)
+    config_maps = [m for m in render.manifests if m["kind"] == "ConfigMap"
+                   and (m["metadata"].get("namespace"), m["metadata"]["name"]) == (NAMESPACE, CONFIG_MAP)]
+    if len(config_maps) != 1:
+        sys.exit(f"stack {stack} renders no ConfigMap {NAMESPACE}/{CONFIG_MAP}: is PrometheusStack wired in __main__.py?")
+    config_map = config_maps[0]
+    sources = [ChartSource.from_application(a) for a in chart_applications(render.manifests)]
+    [namespace] = {s.namespace for s in sources}
+    with tempfile.TemporaryDirectory(prefix="prometheus-bench-") as tmp:
+        with Renderer(REPO_ROOT, tool("helm"), Path(tmp) / "charts") as renderer:
+            charts = {s.service: renderer.render(s) for s in sources}
+        with discovery_run(tool("prometheus"), config_map["data"], charts, namespace, Path(tmp) / "run") as run:
+            p = run.prometheus
+            p.wait_for("ready", p.ready, POLLS, pause=0.1)
+            ready = time.monotonic() - p.started_at
+            p.wait_for("all targets up", lambda: (t := p.targets()["activeTargets"])
+                       and all(x["health"] == "up" for x in t), POLLS * 10, pause=0.1)
+            up = time.monotonic() - p.started_at
+            p.wait_for("recording rule data", lambda: len(p.query("job:http_requests_5xx:ratio_rate5m")) == 2,
+                       POLLS * 10, pause=0.1)
+            rules = time.monotonic() - p.started_at
+    return {"ready": ready, "up": up, "rules": rules, "total": time.monotonic() - began}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("stack", nargs="?", default="dev")
+    parser.add_argument("--runs", type=int, default=1)
+    args = parser.parse_args()
+    results = []
+    for i in range(args.runs):
+        r = one_run(args.stack)
+        results.append(r)
+        print(f"run {i + 1}: prometheus start -> ready {r['ready']:.1f}s, -> all targets up {r['up']:.1f}s, "
+              f"-> recording rule data {r['rules']:.1f}s; whole proof {r['total']:.1f}s")
+    if args.runs > 1:
+        for key, label in (("up", "start -> all targets up"), ("rules", "start -> rule data"),
+                           ("total", "whole proof")):
+            values = [r[key] for r in results]
+            print(f"{label}: median {statistics.median(values):.1f}s, min {min(values):.1f}s, "
+                  f"max {max(values):.1f}s over {args.runs} runs")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
