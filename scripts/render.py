@@ -18,7 +18,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional, Sequence
 
 import yaml
 
@@ -56,6 +56,8 @@ class Registration:
     custom: bool
     read: bool = False
     additional_secret_outputs: list[str] = field(default_factory=list)
+    # What a component registered with register_outputs.
+    outputs: Optional[dict] = None
 
     @property
     def is_kubernetes_object(self) -> bool:
@@ -122,17 +124,20 @@ def redact(value: Any, inside_secret: bool = False) -> Any:
     return REDACTED if inside_secret else value
 
 
-def _sorted(value: Any) -> Any:
-    # The engine hands inputs over as protobuf maps, whose order is not stable.
+def normalized(value: Any) -> Any:
+    """Inputs as Kubernetes holds them: the engine hands them over as protobuf
+    maps, whose order is not stable, and whose numbers are all floats."""
     if isinstance(value, dict):
-        return {k: _sorted(value[k]) for k in sorted(value)}
+        return {k: normalized(value[k]) for k in sorted(value)}
     if isinstance(value, list):
-        return [_sorted(v) for v in value]
+        return [normalized(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     return value
 
 
 def manifest(registration: Registration) -> dict:
-    body = _sorted({k: v for k, v in redact(registration.inputs).items() if not k.startswith("__")})
+    body = normalized({k: v for k, v in redact(registration.inputs).items() if not k.startswith("__")})
     ordered = {key: body.pop(key) for key in ("apiVersion", "kind", "metadata") if key in body}
     ordered.update(body)
     return ordered
@@ -190,6 +195,13 @@ class _RecordingMonitor(mocks.MockMonitor):
         self._record(request, read=True)
         return super().ReadResource(request)
 
+    def RegisterResourceOutputs(self, request):
+        outputs = rpc.deserialize_properties(request.outputs)
+        for registration in self.registrations:
+            if registration.urn == request.urn:
+                registration.outputs = outputs
+        return super().RegisterResourceOutputs(request)
+
 
 class _LogCollector:
     def __init__(self):
@@ -237,11 +249,18 @@ def render_stack(stack: str, config: Optional[dict] = None, secrets: Optional[di
     for key, value in (secrets or {}).items():
         values[f"{PROJECT}:{key}"] = value
         secret_keys.append(f"{PROJECT}:{key}")
-    # A fresh context: every render starts with no root stack and no config.
-    return contextvars.Context().run(_render, stack, values, secret_keys)
+    main = str(REPO_ROOT / "__main__.py")
+    return run_under_mocks(lambda: runpy.run_path(main, run_name="__pulumi_program__"), stack, values, secret_keys)
 
 
-def _render(stack: str, values: dict, secret_keys: list) -> Render:
+def run_under_mocks(program: Callable[[], Any], stack: str, config: Optional[dict] = None,
+                    secret_keys: Sequence[str] = ()) -> Render:
+    """Run `program` as a Pulumi program of `stack` under the mock engine, in a
+    fresh context: every run starts with no root stack and only `config`."""
+    return contextvars.Context().run(_run, program, stack, config or {}, list(secret_keys))
+
+
+def _run(program: Callable[[], Any], stack: str, config: dict, secret_keys: list) -> Render:
     import asyncio
 
     asyncio.set_event_loop(asyncio.new_event_loop())
@@ -250,10 +269,9 @@ def _render(stack: str, values: dict, secret_keys: list) -> Render:
     log = _LogCollector()
     pulumi.runtime.set_mocks(recording, project=PROJECT, stack=stack, preview=False,
                              monitor=monitor, logger=log)
-    pulumi.runtime.set_all_config(values, secret_keys)
+    pulumi.runtime.set_all_config(config, secret_keys)
     root = pulumi.runtime.settings.get_root_resource()
-    main = str(REPO_ROOT / "__main__.py")
-    _sync_await(run_pulumi_func(lambda: runpy.run_path(main, run_name="__pulumi_program__")))
+    _sync_await(run_pulumi_func(program))
     outputs = {name: _resolve(value) for name, value in sorted(root.outputs.items())}
     return Render(stack, monitor.registrations, outputs, log.lines)
 
@@ -303,7 +321,7 @@ def write_render(render: Render, out_dir: Path, charts: bool = True) -> None:
         remote = [{"component": render.component_of(r), "type": r.type, "name": r.name, "inputs": redact(r.inputs)}
                   for r in render.resources if r.type in K8S_REMOTE_COMPONENTS]
         remote.sort(key=lambda item: item["name"])
-        (staging / "installs.yaml").write_text(yaml.safe_dump(_sorted(remote), sort_keys=True))
+        (staging / "installs.yaml").write_text(yaml.safe_dump(normalized(remote), sort_keys=True))
         (staging / "outputs.yaml").write_text(yaml.safe_dump(render.outputs, sort_keys=True))
         if charts:
             render_stack_charts(render.stack, render.manifests, out_dir=staging / "charts")

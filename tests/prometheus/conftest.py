@@ -12,7 +12,6 @@ import pytest
 
 from components.prometheus import COMPONENT_TYPE, CONFIG_MAP
 from scripts.render_charts import ChartSource, Renderer, chart_applications
-from tests.prometheus.harness import integral
 
 
 @dataclass
@@ -53,7 +52,7 @@ def prometheus_render(rendered):
                             f"expected 1 (wired in __main__.py)", pytrace=False)
             component = components[0]
             children = [r for r in render.resources if r.parent == component.urn]
-            manifests = [integral(manifest(r)) for r in children if r.is_kubernetes_object]
+            manifests = [manifest(r) for r in children if r.is_kubernetes_object]
             sources = [ChartSource.from_application(a) for a in chart_applications(render.manifests)]
             cache[stack] = PrometheusRender(stack, component, children, manifests, sources)
         return cache[stack]

@@ -13,7 +13,8 @@ import pytest
 from components import prometheus as prom
 from scripts.chart_checks import (PROMETHEUS_POD_LABELS, check_kubernetes_schema,
                                   check_pod_security_restricted)
-from tests.prometheus.harness import integral, program_args, run_program
+from scripts.render import normalized
+from tests.prometheus.harness import program_args, run_program
 
 STACKS = ["dev", "staging", "prod"]
 CHILDREN = [
@@ -204,7 +205,7 @@ def test_children_are_named_after_the_component_and_use_its_provider(provider_in
 def test_the_component_registers_its_outputs():
     registered = _run_with(True)
     component = next(r for r in registered if r.type == prom.COMPONENT_TYPE)
-    assert integral(component.outputs) == {
+    assert normalized(component.outputs) == {
         "namespace": "observability",
         "service": "prometheus",
         "version": program_args("dev").settings.version,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from components import prometheus as prom
-from tests.prometheus.harness import integral, program_args, run_program
+from scripts.render import normalized
+from tests.prometheus.harness import program_args, run_program
 
 ENDPOINTSLICE_NEEDS = {
     ("discovery.k8s.io", "endpointslices"),
@@ -96,7 +97,7 @@ def test_every_app_namespace_gets_its_own_role_and_binding():
     args = program_args("dev")
     registered = run_program(lambda: prom.PrometheusStack(
         "prometheus", prom.PrometheusStackArgs(args.settings, ["default", "team-a"], args.apps)))
-    objects = [integral(r.inputs) for r in registered if r.custom]
+    objects = [normalized(r.inputs) for r in registered if r.custom]
     roles = sorted((o["metadata"]["namespace"], o["metadata"]["name"]) for o in objects if o["kind"] == "Role")
     bindings = sorted((o["metadata"]["namespace"], o["roleRef"]["name"]) for o in objects if o["kind"] == "RoleBinding")
     assert roles == bindings == [("default", "prometheus-discovery"), ("team-a", "prometheus-discovery")]
