@@ -71,12 +71,14 @@ render: venv $(TOOLS)/.helm-$(HELM_VERSION)
 
 up: venv
 	@scripts/preflight.sh $(STACK)
+	mkdir -p .pulumi-state
 	pulumi login "$$PULUMI_BACKEND_URL"
 	pulumi stack select --create $(STACK)
 	pulumi up --stack $(STACK)
 
 destroy: venv
 	@scripts/preflight.sh $(STACK)
+	mkdir -p .pulumi-state
 	pulumi login "$$PULUMI_BACKEND_URL"
 	pulumi destroy --stack $(STACK)
 

@@ -1,5 +1,6 @@
 """The resource graph the program registers, per stack, under Pulumi's mock engine."""
 import base64
+import copy
 import json
 
 import pytest
@@ -7,8 +8,11 @@ import pytest
 from components.cluster import kind_create_script, kind_delete_script
 from scripts import render as render_module
 from scripts.render import REDACTED, is_secret, render_stack, urn_type
+from tests.platform.checks import leaked, not_after, off_the_stack_provider
 
 STACKS = ["dev", "staging", "prod"]
+APPLICATION = "kubernetes:argoproj.io/v1alpha1:Application"
+APP_PROJECT = "kubernetes:argoproj.io/v1alpha1:AppProject"
 TOKEN = "ghp_notARealTokenButSecretAllTheSame"
 
 
@@ -17,21 +21,22 @@ def parent_of(render, name):
     return render.by_urn(registration.parent).name if urn_type(registration.parent) != "pulumi:pulumi:Stack" else None
 
 
-def test_dev_resource_graph_is_the_platform(rendered):
-    render = rendered("dev")
-    graph = sorted((r.type, r.name, parent_of(render, r.name)) for r in render.resources)
-    assert graph == sorted([
+def expected_graph(stack):
+    tls = {"dev": "api-local-dev-tls", "staging": "api-staging-local-dev-tls", "prod": "api-prod-local-dev-tls"}[stack]
+    kind = [
         ("platform-ops:cluster:KindCluster", "cluster", None),
         ("command:local:Command", "cluster-kind", "cluster"),
+    ] if stack == "dev" else []
+    return sorted(kind + [
         ("pulumi:providers:kubernetes", "kubernetes", None),
         ("platform-ops:apps:AppNamespace", "apps", None),
         ("kubernetes:core/v1:NamespacePatch", "apps-namespace", "apps"),
         ("platform-ops:ingress:Ingress", "ingress", None),
         ("kubernetes:core/v1:Namespace", "ingress-namespace", "ingress"),
         ("kubernetes:helm.sh/v4:Chart", "ingress-controller", "ingress"),
-        ("tls:index/privateKey:PrivateKey", "ingress-api-local-dev-tls-key", "ingress"),
-        ("tls:index/selfSignedCert:SelfSignedCert", "ingress-api-local-dev-tls-cert", "ingress"),
-        ("kubernetes:core/v1:Secret", "ingress-api-local-dev-tls", "ingress"),
+        ("tls:index/privateKey:PrivateKey", f"ingress-{tls}-key", "ingress"),
+        ("tls:index/selfSignedCert:SelfSignedCert", f"ingress-{tls}-cert", "ingress"),
+        ("kubernetes:core/v1:Secret", f"ingress-{tls}", "ingress"),
         ("platform-ops:argocd:ArgoCD", "argocd", None),
         ("kubernetes:core/v1:Namespace", "argocd-namespace", "argocd"),
         ("pulumi:providers:kubernetes", "argocd-provider", "argocd"),
@@ -54,6 +59,13 @@ def test_dev_resource_graph_is_the_platform(rendered):
     ])
 
 
+@pytest.mark.parametrize("stack", STACKS)
+def test_resource_graph_is_the_platform(rendered, stack):
+    render = rendered(stack)
+    graph = sorted((r.type, r.name, parent_of(render, r.name)) for r in render.resources)
+    assert graph == expected_graph(stack)
+
+
 @pytest.mark.parametrize("stack", ["staging", "prod"])
 def test_existing_cluster_stacks_create_no_kind_cluster(rendered, stack):
     render = rendered(stack)
@@ -67,16 +79,20 @@ def test_existing_cluster_stacks_create_no_kind_cluster(rendered, stack):
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_kubernetes_resource_uses_the_stacks_provider(rendered, stack):
     render = rendered(stack)
-    providers = {r.urn: r for r in render.of_type("pulumi:providers:kubernetes")}
-    identifier = render.named("kubernetes").inputs["clusterIdentifier"]
-    kubernetes_resources = [r for r in render.resources if r.type.startswith("kubernetes:")]
-    assert kubernetes_resources
-    for resource in kubernetes_resources:
-        provider_urn = resource.provider.rsplit("::", 1)[0]
-        assert provider_urn in providers, f"{resource.name} uses a default provider"
-        provider = providers[provider_urn].inputs
-        assert provider["clusterIdentifier"] == identifier
-        assert provider["enableServerSideApply"] == "true"
+    assert [r for r in render.resources if r.type.startswith("kubernetes:")]
+    assert off_the_stack_provider(render) == []
+
+
+def test_the_provider_check_catches_a_default_provider_and_another_cluster(rendered):
+    render = copy.deepcopy(rendered("dev"))
+    render.named("argocd-namespace").provider = ""
+    render.named("argocd-provider").inputs["clusterIdentifier"] = "kind-somewhere-else"
+    render.named("prometheus-config").provider = render.named("kubernetes").provider
+    render.named("kubernetes").inputs["enableServerSideApply"] = "false"
+    problems = off_the_stack_provider(render)
+    assert "argocd-namespace: no explicit Kubernetes provider" in problems
+    assert "argocd-install: provider argocd-provider is for another cluster" in problems
+    assert "ingress-namespace: provider kubernetes does not use server-side apply" in problems
 
 
 def test_provider_cluster_identifier_survives_a_changed_kubeconfig(monkeypatch):
@@ -127,9 +143,14 @@ def test_registry_token_is_secret_wherever_it_flows():
     assert is_secret(secret["stringData"])
     config = json.loads(secret["stringData"]["value"][".dockerconfigjson"])
     assert config["auths"]["ghcr.io"]["auth"] == base64.b64encode(f"zainasr:{TOKEN}".encode()).decode()
-    everything_shown = json.dumps([render.manifests, render.patches, render.outputs, render.log])
-    assert TOKEN not in everything_shown
-    assert base64.b64encode(f"zainasr:{TOKEN}".encode()).decode() not in everything_shown
+    assert leaked(render, [TOKEN, base64.b64encode(f"zainasr:{TOKEN}".encode()).decode()]) == []
+
+
+def test_the_leak_check_catches_a_token_in_a_manifest_and_a_log():
+    render = render_stack("dev", secrets={"registryToken": TOKEN})
+    render.named("gitops-api-node").inputs["metadata"]["labels"]["token"] = TOKEN
+    render.log.append(f"info: using {TOKEN}")
+    assert leaked(render, [TOKEN]) == ["ghp_... shows in manifests", "ghp_... shows in log"]
 
 
 def test_registry_secret_is_attached_to_the_default_service_account():
@@ -180,11 +201,15 @@ def test_argocd_is_installed_from_the_pinned_upstream_manifest_into_its_namespac
 def test_applications_are_created_after_the_argocd_install(rendered, stack):
     render = rendered(stack)
     install = render.named("argocd-install").urn
-    custom_resources = render.of_type("kubernetes:argoproj.io/v1alpha1:Application") + \
-        render.of_type("kubernetes:argoproj.io/v1alpha1:AppProject")
-    assert len(custom_resources) == 4
-    for resource in custom_resources:
-        assert install in resource.dependencies, resource.name
+    assert len(render.of_type(APPLICATION)) == 3
+    assert not_after(render, [APPLICATION, APP_PROJECT], "argocd-install") == []
+
+
+def test_the_dependency_check_catches_an_application_created_too_early(rendered):
+    render = copy.deepcopy(rendered("dev"))
+    render.named("gitops-core-go").dependencies = []
+    assert not_after(render, [APPLICATION, APP_PROJECT], "argocd-install") == [
+        "gitops-core-go does not depend on argocd-install"]
 
 
 @pytest.mark.parametrize("stack", STACKS)
