@@ -27,7 +27,7 @@ def fake_base(bin_dir):
     """A folder with just the shell utilities the script uses."""
     base = bin_dir.parent / "base"
     base.mkdir(exist_ok=True)
-    for tool in ("grep", "ls", "sed", "tr", "cat"):
+    for tool in ("bash", "grep", "ls", "sed", "tr", "cat"):
         for folder in ("/usr/bin", "/bin"):
             if os.path.exists(f"{folder}/{tool}") and not (base / tool).exists():
                 (base / tool).symlink_to(f"{folder}/{tool}")
@@ -66,3 +66,17 @@ def test_unknown_stack_is_named(repo_root, tmp_path):
     result = preflight(repo_root, fake_tools(tmp_path, ["pulumi", "kubectl"]), "qa")
     assert result.returncode == 1
     assert result.stderr == "make up: no stack file Pulumi.qa.yaml (stacks: dev prod staging )\n"
+
+
+def test_make_up_stops_before_pulumi_and_names_what_is_missing(repo_root, tmp_path):
+    bin_dir = fake_tools(tmp_path, ["kubectl"])
+    env = {**os.environ, "PATH": f"{bin_dir}:{fake_base(bin_dir)}"}
+    result = subprocess.run(["/usr/bin/make", "--no-print-directory", "up", "STACK=dev"], cwd=repo_root, env=env,
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[:3] == [
+        "make up: missing 'pulumi': the Pulumi CLI runs the program (https://www.pulumi.com/docs/iac/download-install/)",
+        "make up: missing 'kind': stack dev runs on a Kind cluster (https://kind.sigs.k8s.io/)",
+        "make up: missing 'docker': kind runs its node in Docker",
+    ]
+    assert not (repo_root / ".pulumi-state").exists()
