@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Iterable, Mapping, Optional, Union
 
 import yaml
 
@@ -312,19 +312,10 @@ def application_charts(charts_dir: Path = CHARTS_DIR) -> list[str]:
     return services
 
 
-def stacks(repo_root: Path = REPO_ROOT) -> list[str]:
-    """The environments: one Pulumi stack file each."""
-    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in repo_root.glob("Pulumi.*.yaml"))
-
-
 def _ingress_tls(chart_dir: Path, env_values_file: Path) -> Optional[TlsHost]:
     """The host and TLS secret the chart's Ingress uses in this environment,
     read from the same value files Argo CD renders with."""
-    values: dict = {}
-    for path in (chart_dir / "values.yaml", env_values_file):
-        if path.is_file():
-            values = _merge(values, yaml.safe_load(path.read_text()) or {})
-    ingress = values.get("ingress") or {}
+    ingress = merged_values(chart_dir, ["values.yaml", env_values_file.name]).get("ingress") or {}
     if not ingress.get("enabled") or not ingress.get("host") or not ingress.get("tlsSecretName"):
         return None
     return TlsHost(host=ingress["host"], secret_name=ingress["tlsSecretName"])
@@ -333,11 +324,17 @@ def _ingress_tls(chart_dir: Path, env_values_file: Path) -> Optional[TlsHost]:
 def _merge(base: dict, override: dict) -> dict:
     merged = dict(base)
     for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
+        merged[key] = _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) \
+            else value
     return merged
+
+
+def merged_values(chart_dir: Path, value_files: Iterable[str]) -> dict:
+    """A chart's values after the given value files, merged in order as Helm does."""
+    values: dict = {}
+    for name in value_files:
+        values = _merge(values, yaml.safe_load((Path(chart_dir) / name).read_text()) or {})
+    return values
 
 
 def read_pulumi_config(stack: str) -> PlatformConfig:

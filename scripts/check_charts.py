@@ -16,9 +16,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from config import merged_values  # noqa: E402
 from scripts import chart_checks  # noqa: E402
 from scripts.render_charts import (  # noqa: E402
-    ChartRenderError, ChartSource, Renderer, chart_applications, merged_values, stack_manifests,
+    ChartRenderError, ChartSource, Renderer, chart_applications, stack_manifests,
 )
 
 

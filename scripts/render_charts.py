@@ -105,21 +105,6 @@ def chart_applications(manifests: Iterable[dict]) -> list[dict]:
     ]
 
 
-def _merge(base: dict, override: dict) -> dict:
-    out = dict(base)
-    for key, value in override.items():
-        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
-
-
-def merged_values(chart_dir: Path, value_files: Iterable[str]) -> dict:
-    """The chart's values after the Application's value files, merged in order as Helm does."""
-    values: dict = {}
-    for name in value_files:
-        values = _merge(values, yaml.safe_load((Path(chart_dir) / name).read_text()) or {})
-    return values
-
-
 # --- helm -----------------------------------------------------------------------------------------
 
 def default_helm() -> str:

@@ -7,7 +7,8 @@ import pytest
 import yaml
 
 from scripts import chart_checks as checks
-from scripts.render_charts import GoYamlLoader, merged_values, total_requests
+from config import merged_values
+from scripts.render_charts import GoYamlLoader, total_requests
 
 
 def test_objects_are_valid_kubernetes_1_37_under_strict_schema(chart_manifests, each_render):
