@@ -3,7 +3,6 @@ built by the Makefile, and the offline render of each stack."""
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from pathlib import Path
 

@@ -200,7 +200,6 @@ def test_argocd_is_installed_from_the_pinned_upstream_manifest_into_its_namespac
 @pytest.mark.parametrize("stack", STACKS)
 def test_applications_are_created_after_the_argocd_install(rendered, stack):
     render = rendered(stack)
-    install = render.named("argocd-install").urn
     assert len(render.of_type(APPLICATION)) == 3
     assert not_after(render, [APPLICATION, APP_PROJECT], "argocd-install") == []
 
