@@ -22,16 +22,28 @@ TOOL_STAMPS := $(TOOLS)/.helm-$(HELM_VERSION) \
 
 export PATH := $(TOOLS):$(VENV)/bin:$(PATH)
 export PLATFORM_OPS_TOOLS := $(TOOLS)
-export PULUMI_BACKEND_URL := file://$(CURDIR)/.pulumi-state
+# Pulumi's backend for up and destroy: the user's PULUMI_BACKEND_URL when set, otherwise a file
+# backend inside the repository. Pulumi gets it in its environment, never through `pulumi login`,
+# which would change the current backend of every other project of the user.
+PULUMI_STATE_DIR := $(CURDIR)/.pulumi-state
+PULUMI_BACKEND := $(or $(PULUMI_BACKEND_URL),file://$(PULUMI_STATE_DIR))
+# Pulumi asks before it changes anything, except where nobody can answer: CI, or no terminal on stdin.
+PULUMI_YES = $(if $(filter-out false 0,$(CI)),--yes,$(shell [ -t 0 ] || echo --yes))
 
 .PHONY: help venv tools test render up destroy bench clean
 
 help:
-	@echo "make up       build the platform on a local Kind cluster (stack STACK=$(STACK))"
-	@echo "make test     install what the tests need and run them"
-	@echo "make render   offline render of STACK into build/render/STACK"
-	@echo "make destroy  pulumi destroy for STACK"
-	@echo "make bench    print the benchmark figures"
+	@printf '%-41s%s\n' \
+	  'make help' 'this list' \
+	  'make venv' 'create .venv from the pinned requirements.txt' \
+	  'make tools' 'build the pinned tools into .tools/bin' \
+	  'make test' 'install what the tests need and run them' \
+	  'make render STACK=dev' 'offline render of STACK into build/render/STACK' \
+	  'make diff-stacks STACK=dev STACK2=prod' 'what differs between two stacks' \
+	  'make up STACK=dev' 'build the platform for STACK (dev: a local Kind cluster)' \
+	  'make destroy STACK=dev' 'pulumi destroy for STACK' \
+	  'make bench' 'print the benchmark figures' \
+	  'make clean' 'remove build/ and .pytest_cache'
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -69,18 +81,25 @@ test: venv tools
 render: venv $(TOOLS)/.helm-$(HELM_VERSION)
 	$(PY) scripts/render.py $(STACK)
 
-up: venv
-	@scripts/preflight.sh $(STACK)
-	mkdir -p .pulumi-state
-	pulumi login "$$PULUMI_BACKEND_URL"
-	pulumi stack select --create $(STACK)
-	pulumi up --stack $(STACK)
+# up and destroy check before they install anything: the tools, then .venv, then the stack's
+# cluster access (destroy too: `pulumi destroy` does not run the program, which checks it).
+# The sub-make gets PYTHON as chosen here: on its PATH, .venv/bin comes first.
+up destroy: export PULUMI_BACKEND_URL := $(PULUMI_BACKEND)
 
-destroy: venv
-	@scripts/preflight.sh $(STACK)
-	mkdir -p .pulumi-state
-	pulumi login "$$PULUMI_BACKEND_URL"
-	pulumi destroy --stack $(STACK)
+up:
+	@scripts/preflight.sh up $(STACK)
+	@$(MAKE) --no-print-directory venv PYTHON="$(PYTHON)"
+	@$(PY) scripts/check_cluster_access.py $(STACK)
+	$(if $(filter file://$(PULUMI_STATE_DIR),$(PULUMI_BACKEND)),mkdir -p $(PULUMI_STATE_DIR))
+	pulumi stack select --create $(STACK)
+	pulumi up --stack $(STACK) $(PULUMI_YES)
+
+destroy:
+	@scripts/preflight.sh destroy $(STACK)
+	@$(MAKE) --no-print-directory venv PYTHON="$(PYTHON)"
+	@$(PY) scripts/check_cluster_access.py $(STACK)
+	$(if $(filter file://$(PULUMI_STATE_DIR),$(PULUMI_BACKEND)),mkdir -p $(PULUMI_STATE_DIR))
+	pulumi destroy --stack $(STACK) $(PULUMI_YES)
 
 bench: venv tools
 	$(PY) bench/run.py

@@ -1,16 +1,34 @@
 #!/usr/bin/env bash
 # Checks what `make up` / `make destroy` need on the user's machine for STACK
-# and names every missing piece at once.
+# and names every missing piece at once, each message naming the make target:
+#
+#   scripts/preflight.sh up|destroy STACK
 set -u
-stack=${1:?usage: preflight.sh STACK}
+if [ $# -ne 2 ] || { [ "$1" != up ] && [ "$1" != destroy ]; }; then
+  echo "usage: scripts/preflight.sh up|destroy STACK" >&2
+  exit 2
+fi
+target=$1
+stack=$2
 stack_file="Pulumi.${stack}.yaml"
 missing=0
-say() { echo "make up: $*" >&2; missing=1; }
+say() { echo "make $target: $*" >&2; missing=1; }
 need() {
   command -v "$1" >/dev/null 2>&1 || say "missing '$1': $2"
 }
 if [ ! -f "$stack_file" ]; then
-  say "no stack file $stack_file (stacks: $(ls Pulumi.*.yaml | sed 's/Pulumi\.\(.*\)\.yaml/\1/' | tr '\n' ' '))"
+  shopt -s nullglob
+  stacks=()
+  for file in Pulumi.*.yaml; do
+    name=${file#Pulumi.}
+    stacks+=("${name%.yaml}")
+  done
+  list=none
+  if [ ${#stacks[@]} -gt 0 ]; then
+    printf -v list '%s, ' "${stacks[@]}"
+    list=${list%, }
+  fi
+  say "no stack file $stack_file (stacks: $list)"
   exit 1
 fi
 need pulumi "the Pulumi CLI runs the program (https://www.pulumi.com/docs/iac/download-install/)"
