@@ -202,7 +202,7 @@ def _rollback_command(git: Git, args: argparse.Namespace) -> Command:
         # the promotion the operator asked about, never a newer one.
         if "entry" not in chosen:
             log = hist.entries(git)
-            undone = {(e.reverts, e.env, e.service) for e in log if e.kind == "rollback"}
+            undone = hist.undone(log)
             for entry in log:
                 if (entry.env == env and entry.service == service and entry.kind != "rollback"
                         and (entry.commit, env, service) not in undone):

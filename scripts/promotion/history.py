@@ -4,6 +4,9 @@ Git history is the promotion log. Each promoted service gets one `Promotion:` tr
 every fact as key=value tokens (kind, env, service, from, to, source, reverts), so that history,
 rollback and copy read structured data instead of parsing free-form subjects. The
 `Promoted-Image:` and `Source-Commit:` trailers are there for people and for `git log --grep`.
+
+A plain `git revert` of a promotion commit carries no trailers, only git's own body line
+`This reverts commit <sha>.`: it is read back as a rollback of every service that commit promoted.
 """
 from __future__ import annotations
 
@@ -19,6 +22,8 @@ from .values import Image
 PROMOTION = "Promotion"
 _FIELD_SEP, _RECORD_SEP = "\x1f", "\x1e"
 _RUN_PART = re.compile(r"[A-Za-z0-9._/:-]+")
+# The body line `git revert <sha>` writes (full SHA-1 or SHA-256 object name).
+_GIT_REVERT = re.compile(r"^This reverts commit ([0-9a-f]{40}|[0-9a-f]{64})\.$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -112,17 +117,22 @@ def _parse_tokens(value: str) -> dict[str, str]:
 
 def entries(git: Git, env: Optional[str] = None, service: Optional[str] = None,
             rev: str = "HEAD") -> list[Entry]:
-    """Every promoted (env, service) pair in the history of rev, newest first."""
+    """Every promoted (env, service) pair in the history of rev, newest first, with each `git revert`
+    of a promotion commit as a rollback."""
     if not git.has_commits():
         return []
-    fmt = _FIELD_SEP.join(["%H", "%aI", "%an", "%ae", "%s", "%(trailers:only,unfold)"]) + _RECORD_SEP
-    log = git.run("log", f"--format={fmt}", f"--grep=^{PROMOTION}: kind=", rev).stdout
-    found: list[Entry] = []
+    fmt = _FIELD_SEP.join(["%H", "%aI", "%an", "%ae", "%s", "%b", "%(trailers:only,unfold)"]) + _RECORD_SEP
+    # Oldest first, so that a revert is read after the promotion it reverts; --date-order keeps
+    # every commit after its parents even when clocks disagree.
+    log = git.run("log", "--date-order", "--reverse", f"--format={fmt}", f"--grep=^{PROMOTION}: kind=",
+                  "--grep=^This reverts commit ", rev).stdout
+    # Each commit's entries in the order of its trailers, the commits oldest first.
+    by_commit: dict[str, list[Entry]] = {}
     for record in log.split(_RECORD_SEP):
         record = record.strip("\n")
         if not record:
             continue
-        commit, date, author, email, subject, trailers = record.split(_FIELD_SEP, 5)
+        commit, date, author, email, subject, body, trailers = record.split(_FIELD_SEP, 6)
         run = None
         items = []
         for line in trailers.splitlines():
@@ -131,19 +141,50 @@ def entries(git: Git, env: Optional[str] = None, service: Optional[str] = None,
                 items.append(_parse_tokens(value))
             elif key == "Promotion-Run":
                 run = value.strip()
-        for item in items:
-            if not {"kind", "env", "service", "from", "to"} <= item.keys():
-                continue
-            if env is not None and item["env"] != env:
-                continue
-            if service is not None and item["service"] != service:
-                continue
-            found.append(Entry(
+        made = [
+            Entry(
                 commit=commit, date=date, author=author, email=email, kind=item["kind"],
                 env=item["env"], service=item["service"], from_ref=item["from"], to_ref=item["to"],
                 source_commit=item.get("source"), reverts=item.get("reverts"), run_url=run,
                 subject=subject,
-            ))
+            )
+            for item in items if {"kind", "env", "service", "from", "to"} <= item.keys()
+        ]
+        reverted = None if items else _GIT_REVERT.search(body)
+        if reverted:
+            older = _newest_first(by_commit)
+            made = [_git_revert_entry(commit, date, author, email, subject, promotion, older)
+                    for promotion in by_commit.get(reverted.group(1), [])]
+        by_commit[commit] = made
+    return [entry for entry in _newest_first(by_commit)
+            if (env is None or entry.env == env) and (service is None or entry.service == service)]
+
+
+def _newest_first(by_commit: dict[str, list[Entry]]) -> list[Entry]:
+    return [entry for made in reversed(by_commit.values()) for entry in made]
+
+
+def _git_revert_entry(commit: str, date: str, author: str, email: str, subject: str,
+                      promotion: Entry, older: list[Entry]) -> Entry:
+    """The rollback a `git revert` of `promotion` makes: its env and service back to what they ran
+    before, with the source commit recorded by the promotion that put that image there."""
+    return Entry(
+        commit=commit, date=date, author=author, email=email, kind="rollback",
+        env=promotion.env, service=promotion.service, from_ref=promotion.to_ref, to_ref=promotion.from_ref,
+        source_commit=source_of(older, promotion.env, promotion.service, promotion.from_ref),
+        reverts=promotion.commit, subject=subject,
+    )
+
+
+def undone(history: list[Entry]) -> set[tuple[str, str, str]]:
+    """(commit, env, service) of every promotion that a rollback undid and that is not back in
+    effect: reverting a rollback (with `git revert`) re-applies the promotion it had undone."""
+    found: set[tuple[str, str, str]] = set()
+    # Newest first (entries() lists every commit before its parents): by the time a rollback is
+    # reached we already know whether a later one undid it.
+    for entry in history:
+        if entry.reverts and (entry.commit, entry.env, entry.service) not in found:
+            found.add((entry.reverts, entry.env, entry.service))
     return found
 
 
