@@ -21,6 +21,12 @@ APPS = ("api-node", "core-go", "worker-python")
 # Discovery contract: the container port behind each app's Service port "metrics".
 METRICS_CONTAINER_PORT = {"api-node": "http", "core-go": "http", "worker-python": "metrics"}
 HTTP_APPS = ("api-node", "core-go")
+# The charts tell each app the port to listen on through these variables, and declare that port
+# under this name (values.yaml): probes, Services and NetworkPolicies aim at the name, so a
+# number that differs from the variable sends them to a port nothing listens on.
+LISTEN_PORT_VARIABLES = {"PORT": "http", "METRICS_PORT": "metrics"}
+PROBES = ("startupProbe", "livenessProbe", "readinessProbe")
+PROBE_HANDLERS_WITH_PORT = ("httpGet", "tcpSocket", "grpc")
 CONTRACT_LABELS = (
     "app.kubernetes.io/name",
     "app.kubernetes.io/instance",
@@ -253,19 +259,89 @@ def check_resources(manifests: Iterable[dict]) -> list[str]:
 
 
 def check_probes(manifests: Iterable[dict]) -> list[str]:
-    """Liveness and readiness are HTTP GETs on a named port the container declares."""
+    """Liveness and readiness are HTTP GETs on a named port (check_ports_resolve checks that the
+    container declares it)."""
     problems = []
     for workload in of_kind(manifests, "Deployment"):
         spec = pod_spec(workload)
         for c in spec.get("containers") or []:
             where = f"{ref(workload)}: container {c.get('name')}"
-            declared = {p.get("name") for p in c.get("ports") or []}
             for probe in ("livenessProbe", "readinessProbe"):
                 get = (c.get(probe) or {}).get("httpGet")
                 if not get:
                     problems.append(f"{where}: {probe} must be an httpGet probe")
-                elif not isinstance(get.get("port"), str) or get["port"] not in declared:
+                elif not isinstance(get.get("port"), str):
                     problems.append(f"{where}: {probe} port {get.get('port')!r} is not a named container port")
+    return problems
+
+
+# --- ports: what the app listens on, and what probes and Services aim at ----------------------------------------
+
+def declared_ports(container: dict) -> str:
+    """The container's ports as `name=number` (a bare number when unnamed), for messages."""
+    ports = [f"{p['name']}={p.get('containerPort')}" if p.get("name") else str(p.get("containerPort"))
+             for p in container.get("ports") or []]
+    return ", ".join(ports) or "none"
+
+
+def declares(container: dict, port: int | str) -> bool:
+    """A port name is declared when a port of the container has that name, a number when it is a
+    containerPort of the container."""
+    key = "name" if isinstance(port, str) else "containerPort"
+    return any(p.get(key) == port for p in container.get("ports") or [])
+
+
+def check_listen_ports(manifests: Iterable[dict]) -> list[str]:
+    """Each app container declares the port its environment tells it to listen on (PORT,
+    METRICS_PORT), under the name the charts give that port."""
+    problems = []
+    for workload in of_kind(manifests, "Deployment"):
+        for c in pod_spec(workload).get("containers") or []:
+            where = f"{ref(workload)}: container {c.get('name')}"
+            port_numbers = {p.get("name"): p.get("containerPort") for p in c.get("ports") or []}
+            for env in c.get("env") or []:
+                port_name = LISTEN_PORT_VARIABLES.get(env.get("name"))
+                if port_name is None:
+                    continue
+                if "value" not in env:
+                    # A number read at run time (valueFrom) cannot be compared with the port here.
+                    problems.append(f"{where}: {env['name']} must be a literal value to compare with port {port_name}")
+                    continue
+                listens = f"listens on {env['name']}={env['value']}"
+                if port_name not in port_numbers:
+                    problems.append(f"{where}: {listens} but declares no port {port_name}")
+                elif str(port_numbers[port_name]) != env["value"]:
+                    problems.append(f"{where}: {listens} but declares port {port_name} "
+                                    f"as containerPort {port_numbers[port_name]}")
+    return problems
+
+
+def check_ports_resolve(manifests: Iterable[dict]) -> list[str]:
+    """Every probe port (httpGet, tcpSocket, grpc; named or numeric) is a port its container
+    declares, and every Service targetPort a port a container of each selected pod declares:
+    else the probe fails and restarts the pod, or the Service sends traffic nowhere."""
+    manifests = list(manifests)
+    problems = []
+    workloads = of_kind(manifests, "Deployment")
+    for workload in workloads:
+        for c in pod_spec(workload).get("containers") or []:
+            for probe in PROBES:
+                for handler in PROBE_HANDLERS_WITH_PORT:
+                    port = ((c.get(probe) or {}).get(handler) or {}).get("port")
+                    if port is not None and not declares(c, port):
+                        problems.append(f"{ref(workload)}: container {c.get('name')}: {probe} {handler} port "
+                                        f"{port!r} is not a port the container declares ({declared_ports(c)})")
+    for svc in of_kind(manifests, "Service"):
+        spec = svc.get("spec", {})
+        for workload in (w for w in workloads if selects(spec.get("selector"), pod_labels(w))):
+            containers = pod_spec(workload).get("containers") or []
+            for port in spec.get("ports") or []:
+                # Without a targetPort, Kubernetes sends the traffic to the same number as the port.
+                target = port.get("targetPort", port.get("port"))
+                if not any(declares(c, target) for c in containers):
+                    offered = "; ".join(f"container {c.get('name')}: {declared_ports(c)}" for c in containers)
+                    problems.append(f"{ref(svc)}: port {port.get('name')} targetPort {target!r} is not declared "
+                                    f"by a container of {ref(workload)} ({offered})")
     return problems
 
 
@@ -323,7 +399,8 @@ def check_labels(manifests: Iterable[dict], service: str, release: str) -> list[
 
 
 def check_service_wiring(manifests: Iterable[dict], service: str) -> list[str]:
-    """Services select the pods and target declared named container ports, per the discovery contract."""
+    """Services select the pods and target named container ports, per the discovery contract
+    (check_ports_resolve checks that a container declares them)."""
     manifests = list(manifests)
     problems = []
     workloads = of_kind(manifests, "Deployment")
@@ -343,7 +420,7 @@ def check_service_wiring(manifests: Iterable[dict], service: str) -> list[str]:
         for port in spec.get("ports") or []:
             ports[port.get("name")] = port.get("targetPort")
             target = port.get("targetPort")
-            if not isinstance(target, str) or target not in declared:
+            if not isinstance(target, str):
                 problems.append(f"{ref(svc)}: port {port.get('name')} targetPort {target!r} "
                                 f"is not a named container port ({', '.join(sorted(declared))})")
         wanted = {"metrics": METRICS_CONTAINER_PORT.get(service)}
@@ -619,7 +696,8 @@ def check_project_permits(manifests: Iterable[dict], project: dict) -> list[str]
 
 def check_environment(renders: dict[str, list[dict]], releases: dict[str, str], namespace: str,
                       tags: dict[str, str], project: dict | None = None) -> list[str]:
-    """Every check over the charts of one environment; `renders`, `releases`, `tags` keyed by app."""
+    """Every check over the charts of one environment; `renders`, `releases`, `tags` keyed by app.
+    A problem found in one chart's render names that chart first."""
     problems = []
     for service, manifests in sorted(renders.items()):
         checks = [
@@ -629,6 +707,8 @@ def check_environment(renders: dict[str, list[dict]], releases: dict[str, str], 
             check_rollout(manifests),
             check_resources(manifests),
             check_probes(manifests),
+            check_listen_ports(manifests),
+            check_ports_resolve(manifests),
             check_high_availability(manifests),
             check_labels(manifests, service, releases[service]),
             check_service_wiring(manifests, service),
@@ -638,7 +718,7 @@ def check_environment(renders: dict[str, list[dict]], releases: dict[str, str], 
         ]
         if project is not None:
             checks.append(check_project_permits(manifests, project))
-        problems += [p for found in checks for p in found]
+        problems += [f"charts/{service}: {p}" for found in checks for p in found]
     if "api-node" in renders and "core-go" in renders:
         problems += check_core_go_url(renders["api-node"], renders["core-go"], namespace)
     problems += check_network_policies(renders)

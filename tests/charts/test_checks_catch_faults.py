@@ -123,11 +123,11 @@ def test_resources_check_reports_a_memory_limit_below_the_request(chart_manifest
         "Deployment/worker-python: container worker-python: limits.memory 32Mi is below requests.memory 64Mi"]
 
 
-def test_probe_check_reports_a_port_the_container_does_not_declare(chart_manifests, find):
+def test_probe_check_reports_a_numeric_port(chart_manifests, find):
     manifests = chart_manifests("dev", "worker-python")
-    container(manifests, find)["readinessProbe"]["httpGet"]["port"] = "http"
+    container(manifests, find)["readinessProbe"]["httpGet"]["port"] = 9000
     assert checks.check_probes(manifests) == [
-        "Deployment/worker-python: container worker-python: readinessProbe port 'http' is not a named container port"]
+        "Deployment/worker-python: container worker-python: readinessProbe port 9000 is not a named container port"]
 
 
 def test_probe_check_reports_a_probe_that_is_not_an_http_get(chart_manifests, find):
@@ -135,6 +135,82 @@ def test_probe_check_reports_a_probe_that_is_not_an_http_get(chart_manifests, fi
     container(manifests, find)["livenessProbe"] = {"exec": {"command": ["true"]}}
     assert checks.check_probes(manifests) == [
         "Deployment/api-node: container api-node: livenessProbe must be an httpGet probe"]
+
+
+# --- ports: listened on, probed, targeted ------------------------------------------------------------------------
+
+def _port_from_config_map(c):
+    env = next(e for e in c["env"] if e["name"] == "PORT")
+    del env["value"]
+    env["valueFrom"] = {"configMapKeyRef": {"name": "core-go", "key": "port"}}
+
+
+@pytest.mark.parametrize("app,break_it,message", [
+    ("api-node", lambda c: c["ports"][0].update(containerPort=3001),
+     "Deployment/api-node: container api-node: listens on PORT=3000 but declares port http as containerPort 3001"),
+    ("worker-python", lambda c: c["ports"][0].update(containerPort=9001),
+     "Deployment/worker-python: container worker-python: listens on METRICS_PORT=9000 but declares port metrics "
+     "as containerPort 9001"),
+    ("core-go", lambda c: c["ports"][0].update(name="web"),
+     "Deployment/core-go: container core-go: listens on PORT=8080 but declares no port http"),
+    ("core-go", _port_from_config_map,
+     "Deployment/core-go: container core-go: PORT must be a literal value to compare with port http"),
+], ids=["port-differs", "metrics-port-differs", "port-renamed", "port-from-config-map"])
+def test_listen_port_check_reports_a_container_port_that_is_not_the_one_the_app_listens_on(
+        chart_manifests, find, app, break_it, message):
+    manifests = chart_manifests("dev", app)
+    break_it(container(manifests, find))
+    assert checks.check_listen_ports(manifests) == [message]
+
+
+@pytest.mark.parametrize("app,probe,message", [
+    ("worker-python", {"readinessProbe": {"httpGet": {"path": "/", "port": "http"}}},
+     "Deployment/worker-python: container worker-python: readinessProbe httpGet port 'http' is not a port the "
+     "container declares (metrics=9000)"),
+    ("api-node", {"livenessProbe": {"tcpSocket": {"port": 3001}}},
+     "Deployment/api-node: container api-node: livenessProbe tcpSocket port 3001 is not a port the container "
+     "declares (http=3000)"),
+    ("core-go", {"startupProbe": {"grpc": {"port": 9090}}},
+     "Deployment/core-go: container core-go: startupProbe grpc port 9090 is not a port the container declares "
+     "(http=8080)"),
+], ids=["named-http-get", "numeric-tcp-socket", "grpc-startup"])
+def test_port_check_reports_a_probe_on_a_port_the_container_does_not_declare(chart_manifests, find, app, probe,
+                                                                             message):
+    manifests = chart_manifests("dev", app)
+    container(manifests, find).update(probe)
+    assert checks.check_ports_resolve(manifests) == [message]
+
+
+def test_port_check_reports_a_service_target_port_naming_a_port_that_does_not_exist(chart_manifests, find):
+    manifests = chart_manifests("dev", "core-go")
+    find(manifests, "Service")["spec"]["ports"][0]["targetPort"] = "web"
+    assert checks.check_ports_resolve(manifests) == [
+        "Service/core-go: port http targetPort 'web' is not declared by a container of Deployment/core-go "
+        "(container core-go: http=8080)"]
+
+
+def test_port_check_reports_a_numeric_service_target_port_the_container_does_not_declare(chart_manifests, find):
+    manifests = chart_manifests("dev", "api-node")
+    find(manifests, "Service")["spec"]["ports"][1]["targetPort"] = 3001
+    assert checks.check_ports_resolve(manifests) == [
+        "Service/api-node: port metrics targetPort 3001 is not declared by a container of Deployment/api-node "
+        "(container api-node: http=3000)"]
+
+
+def test_port_check_reports_a_service_port_without_target_port_when_its_number_is_not_declared(chart_manifests,
+                                                                                              find):
+    manifests = chart_manifests("dev", "worker-python")
+    del find(manifests, "Service")["spec"]["ports"][0]["targetPort"]
+    find(manifests, "Service")["spec"]["ports"][0]["port"] = 80
+    assert checks.check_ports_resolve(manifests) == [
+        "Service/worker-python: port metrics targetPort 80 is not declared by a container of "
+        "Deployment/worker-python (container worker-python: metrics=9000)"]
+
+
+def test_port_check_accepts_a_numeric_target_port_the_container_declares(chart_manifests, find):
+    manifests = chart_manifests("dev", "api-node")
+    find(manifests, "Service")["spec"]["ports"][1]["targetPort"] = 3000
+    assert checks.check_ports_resolve(manifests) == []
 
 
 def test_availability_check_reports_replicas_without_a_pdb(chart_manifests):

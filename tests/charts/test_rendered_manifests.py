@@ -31,8 +31,16 @@ def test_containers_request_cpu_and_memory_and_limit_memory(chart_manifests, eac
     assert checks.check_resources(chart_manifests(*each_render)) == []
 
 
-def test_probes_are_http_gets_on_declared_named_ports(chart_manifests, each_render):
+def test_probes_are_http_gets_on_named_ports(chart_manifests, each_render):
     assert checks.check_probes(chart_manifests(*each_render)) == []
+
+
+def test_apps_declare_the_ports_they_are_told_to_listen_on(chart_manifests, each_render):
+    assert checks.check_listen_ports(chart_manifests(*each_render)) == []
+
+
+def test_probe_ports_and_service_target_ports_are_ports_the_containers_declare(chart_manifests, each_render):
+    assert checks.check_ports_resolve(chart_manifests(*each_render)) == []
 
 
 def test_multiple_replicas_get_a_pdb_and_topology_spread(chart_manifests, each_render):

@@ -60,3 +60,24 @@ def test_copy_is_refused_when_the_real_check_fails(project):
         "check_charts: staging: ")
     assert "at '/replicaCount': minimum: got 0, want 1" in result.stderr
     assert (clone.head(), clone.read(path), clone.status()) == (head, before, "")
+
+
+def test_copy_is_refused_when_a_container_port_is_not_the_port_the_app_listens_on(project):
+    clone, env = project
+    helpers = "charts/api-node/templates/_helpers.tpl"
+    text = clone.read(helpers).decode()
+    broken = text.replace("containerPort: {{ .Values.port }}", "containerPort: {{ add .Values.port 1 }}")
+    assert broken != text
+    clone.write(helpers, broken.encode())
+    clone.git("commit", "--quiet", "-am", "declare the wrong container port")
+    assert clone.promote("set", "--env", "dev", "--service", "api-node", "--tag", "6063e25", env=env).returncode == 0
+    head = clone.head()
+
+    result = clone.promote("copy", "--from", "dev", "--to", "staging", "--service", "api-node", env=env)
+
+    assert (result.returncode, result.stderr) == (2, (
+        "error: charts check failed for staging (scripts/check_charts.py staging exited 1); nothing committed:\n"
+        "check_charts: staging: 1 problem(s):\n"
+        "  - charts/api-node: Deployment/api-node: container api-node: listens on PORT=3000 but declares port http "
+        "as containerPort 3001\n"))
+    assert (clone.head(), clone.status()) == (head, "")
