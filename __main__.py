@@ -2,8 +2,9 @@
 
     cluster (Kind or existing) -> Kubernetes provider
       -> app namespace (Pod Security restricted)
-      -> NGINX ingress + self-signed TLS
-      -> Argo CD -> project + Applications (charts/ from Git)
+      -> NGINX ingress (installed here, or the cluster's own)
+      -> cert-manager + the stack's issuer (TLS for the charts' Ingresses)
+      -> Argo CD (verified manifest) -> project + Applications (charts/ from Git)
       -> registry pull secret on the default ServiceAccount
       -> Prometheus
 """
@@ -11,17 +12,32 @@ import pulumi
 
 from components.app_namespace import AppNamespace, AppNamespaceArgs
 from components.argocd import ArgoCD, ArgoCDArgs
-from components.cluster import KindCluster, KindClusterArgs, existing_cluster_access, kind_kubeconfig_path
+from components.cert_manager import CertManager, CertManagerArgs
+from components.cluster import KindCluster, KindClusterArgs, existing_cluster_access, kind_kubeconfig_path, \
+    kubectl_command
 from components.gitops import GitOpsApplications, GitOpsApplicationsArgs
 from components.ingress import Ingress, IngressArgs
 from components.kubernetes_provider import kubernetes_provider
 from components.prometheus import PrometheusStack, PrometheusStackArgs
 from components.registry import RegistryCredentials, RegistryCredentialsArgs
-from config import ConfigError, KindClusterSettings, read_pulumi_config
+from components.sources import SourceError, fetch_verified, verified_copy_path
+from config import PROJECT, ConfigError, KindClusterSettings, cluster_access_problems, offline_render, \
+    read_pulumi_config
 
 try:
     cfg = read_pulumi_config(pulumi.get_stack())
-except ConfigError as error:
+    stack_file = f"Pulumi.{cfg.stack}.yaml"
+    if offline_render():
+        # The offline render reaches no cluster and fetches nothing.
+        argocd_manifest = verified_copy_path("argocd-install", cfg.argocd.install_manifest_sha256)
+    else:
+        problems = cluster_access_problems(cfg.stack, cfg.cluster)
+        if problems:
+            raise ConfigError("\n".join(problems))
+        argocd_manifest = fetch_verified("argocd-install", cfg.argocd.install_manifest,
+                                         cfg.argocd.install_manifest_sha256,
+                                         f"{stack_file}: {PROJECT}:argocd.installManifest")
+except (ConfigError, SourceError) as error:
     raise pulumi.RunError(str(error)) from None
 
 on_kind = isinstance(cfg.cluster, KindClusterSettings)
@@ -33,28 +49,25 @@ else:
     cluster = existing_cluster_access(cfg.cluster)
 pulumi.export("kubeconfigPath", cluster.kubeconfig_path)
 
-on_cluster = pulumi.ResourceOptions(providers=[kubernetes_provider("kubernetes", cluster)])
 
-apps_namespace = AppNamespace("apps", AppNamespaceArgs(cfg.gitops.namespace), opts=on_cluster)
+def on_cluster(*depends_on: pulumi.Resource) -> pulumi.ResourceOptions:
+    return pulumi.ResourceOptions(providers=[provider], depends_on=list(depends_on))
 
-ingress = Ingress(
-    "ingress",
-    IngressArgs(
-        settings=cfg.ingress,
-        tls_namespace=cfg.gitops.namespace,
-        tls_hosts=[app.tls for app in cfg.gitops.apps if app.tls],
-        node_ports=on_kind,
-    ),
-    opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[apps_namespace])),
-)
 
-argocd = ArgoCD("argocd", ArgoCDArgs(cfg.argocd, cluster), opts=on_cluster)
+provider = kubernetes_provider("kubernetes", cluster)
 
-RegistryCredentials(
-    "registry",
-    RegistryCredentialsArgs(cfg.registry, cfg.gitops.namespace),
-    opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[apps_namespace])),
-)
+apps_namespace = AppNamespace("apps", AppNamespaceArgs(cfg.gitops.namespace), opts=on_cluster())
+
+ingress = Ingress("ingress", IngressArgs(cfg.ingress, node_ports=on_kind), opts=on_cluster())
+
+cert_manager = CertManager(
+    "cert-manager", CertManagerArgs(cfg.cert_manager, ingress_class=cfg.ingress.class_name, stack=cfg.stack),
+    opts=on_cluster())
+
+argocd = ArgoCD("argocd", ArgoCDArgs(cfg.argocd, cluster, cfg.stack, argocd_manifest), opts=on_cluster())
+
+RegistryCredentials("registry", RegistryCredentialsArgs(cfg.registry, cfg.gitops.namespace),
+                    opts=on_cluster(apps_namespace))
 
 gitops = GitOpsApplications(
     "gitops",
@@ -64,7 +77,8 @@ gitops = GitOpsApplications(
         argocd_namespace=cfg.argocd.namespace,
         argocd_install=[argocd.install],
     ),
-    opts=on_cluster,
+    # The charts' Ingress needs its class and its issuer when Argo CD syncs it.
+    opts=on_cluster(apps_namespace, ingress, cert_manager),
 )
 
 prometheus = PrometheusStack(
@@ -73,12 +87,16 @@ prometheus = PrometheusStack(
         settings=cfg.prometheus,
         app_namespaces=[cfg.gitops.namespace],
         apps=[app.service for app in cfg.gitops.apps],
+        kubectl=kubectl_command(cluster),
     ),
-    opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[apps_namespace])),
+    opts=on_cluster(apps_namespace),
 )
 
 pulumi.export("argocdUi", argocd.ui_command)
-pulumi.export("argocdAdminPassword", argocd.admin_password)
+if argocd.admin_password is not None:
+    pulumi.export("argocdAdminPassword", argocd.admin_password)
+else:
+    pulumi.export("argocdInitialAdminPasswordCommand", argocd.initial_admin_password_command)
 pulumi.export("apiUrls", [f"https://{app.tls.host}" for app in cfg.gitops.apps if app.tls])
 pulumi.export("applications", gitops.summary)
 pulumi.export("prometheusUi", prometheus.ui_command)

@@ -5,6 +5,7 @@ all of them at once, so that one `pulumi up` shows everything to fix.
 """
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,10 +21,31 @@ CHARTS_DIR = REPO_ROOT / "charts"
 # "argocd", so installing anywhere else breaks Argo CD.
 ARGOCD_NAMESPACE = "argocd"
 
-CONFIG_KEYS = ("cluster", "ingress", "argocd", "gitops", "registry", "registryToken", "prometheus")
+# Secret settings, set with `pulumi config set --secret`; never in Git as plain text.
+SECRET_KEYS = ("registryToken", "argocdAdminPassword", "argocdWebhookSecret")
+
+CONFIG_KEYS = ("cluster", "ingress", "certManager", "argocd", "gitops", "registry", "prometheus") + SECRET_KEYS
+
+# Public sources of the upstream artifacts; each can be pointed at a mirror.
+NGINX_INGRESS_CHART = "oci://ghcr.io/nginx/charts/nginx-ingress"
+CERT_MANAGER_CHART = "oci://quay.io/jetstack/charts/cert-manager"
+LETSENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
+INGRESS_CONTROLLERS = ("nginx", "external")
+ISSUER_TYPES = ("selfSigned", "acme")
+DEFAULT_ISSUER_NAMES = {"selfSigned": "platform-ca", "acme": "letsencrypt"}
+
+
+def argocd_install_manifest_url(version: str) -> str:
+    return f"https://raw.githubusercontent.com/argoproj/argo-cd/{version}/manifests/install.yaml"
 
 _PINNED_VERSION = re.compile(r"^v\d+\.\d+\.\d+$")
 _PINNED_CHART_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+# A chart: an OCI reference, an HTTPS URL of a chart archive, or a local path.
+_CHART_SOURCE = re.compile(r"^(oci://\S+|https://\S+\.tgz|[^\s:]+)$")
+# A manifest: an HTTPS URL or a local path.
+_MANIFEST_SOURCE = re.compile(r"^(https://\S+|[^\s:]+)$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _KIND_NODE_IMAGE = re.compile(r"^kindest/node:v\d+\.\d+\.\d+@sha256:[0-9a-f]{64}$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _DNS_NAME = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -55,15 +77,46 @@ ClusterSettings = Union[KindClusterSettings, ExistingClusterSettings]
 
 @dataclass(frozen=True)
 class IngressSettings:
-    chart_version: str
+    # "nginx": this program installs F5's NGINX Ingress Controller;
+    # "external": the cluster runs one already, reached through class_name.
+    controller: str
+    chart: str
+    chart_version: Optional[str]
     namespace: str
     class_name: str
+
+    @property
+    def installed(self) -> bool:
+        return self.controller == "nginx"
+
+
+@dataclass(frozen=True)
+class IssuerSettings:
+    type: str
+    name: str
+    email: Optional[str] = None
+    server: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class CertManagerSettings:
+    version: str
+    chart: str
+    namespace: str
+    issuer: IssuerSettings
 
 
 @dataclass(frozen=True)
 class ArgoCDSettings:
     version: str
+    install_manifest: str
+    install_manifest_sha256: str
+    reconciliation_timeout: str
     namespace: str = ARGOCD_NAMESPACE
+    # pulumi.Output[str] marked secret, or None: Argo CD's own initial password.
+    admin_password: Any = None
+    # pulumi.Output[str] marked secret, or None: no Git webhook.
+    webhook_secret: Any = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +125,9 @@ class TlsHost:
 
     host: str
     secret_name: str
+    class_name: str
+    # The cert-manager ClusterIssuer the Ingress asks its certificate from.
+    cluster_issuer: str
 
 
 @dataclass(frozen=True)
@@ -118,6 +174,7 @@ class PlatformConfig:
     stack: str
     cluster: ClusterSettings
     ingress: IngressSettings
+    cert_manager: CertManagerSettings
     argocd: ArgoCDSettings
     gitops: GitOpsSettings
     registry: RegistrySettings
@@ -139,8 +196,9 @@ class _Reader:
     def problem(self, key: str, text: str) -> None:
         self.problems.append(f"{self.stack_file}: {PROJECT}:{key} {text}")
 
-    def section(self, name: str, required: bool = True) -> Mapping[str, Any]:
-        value = self.raw.get(name)
+    def section(self, name: str, required: bool = True, parent: Optional[Mapping[str, Any]] = None
+                ) -> Mapping[str, Any]:
+        value = (self.raw if parent is None else parent).get(name.rsplit(".", 1)[-1])
         if value is None:
             if required:
                 self.problem(name, "is required")
@@ -156,7 +214,7 @@ class _Reader:
 
     def string(self, section: Mapping[str, Any], path: str, default: Optional[str] = None,
                pattern: Optional[re.Pattern] = None, rule: str = "") -> Optional[str]:
-        value = section.get(path.split(".", 1)[1], default)
+        value = section.get(path.rsplit(".", 1)[1], default)
         if value is None:
             self.problem(path, "is required")
             return None
@@ -173,7 +231,7 @@ class _Reader:
                            "must be a DNS label (lowercase letters, digits and '-', at most 63 characters)")
 
     def port(self, section: Mapping[str, Any], path: str, default: int) -> Optional[int]:
-        value = section.get(path.split(".", 1)[1], default)
+        value = section.get(path.rsplit(".", 1)[1], default)
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
             self.problem(path, f"must be a port number between 1 and 65535, got {_show(value)}")
             return None
@@ -182,8 +240,10 @@ class _Reader:
 
 _SECTION_KEYS = {
     "cluster": ("mode", "name", "nodeImage", "httpPort", "httpsPort", "kubeconfig", "context"),
-    "ingress": ("chartVersion", "namespace", "className"),
-    "argocd": ("version",),
+    "ingress": ("controller", "chart", "chartVersion", "namespace", "className"),
+    "certManager": ("version", "chart", "namespace", "issuer"),
+    "certManager.issuer": ("type", "name", "email", "server"),
+    "argocd": ("version", "installManifest", "installManifestSha256", "reconciliationTimeout"),
     "gitops": ("repoURL", "targetRevision", "namespace"),
     "registry": ("server", "username", "secretName"),
     "prometheus": ("version", "retention", "scrapeInterval", "cpuRequest", "memoryRequest", "memoryLimit"),
@@ -194,10 +254,13 @@ def _show(value: Any) -> str:
     return f'"{value}"' if isinstance(value, str) else repr(value)
 
 
-def load_config(stack: str, raw: Mapping[str, Any], registry_token: Any = None,
+def load_config(stack: str, raw: Mapping[str, Any], secrets: Optional[Mapping[str, Any]] = None,
                 charts_dir: Path = CHARTS_DIR) -> PlatformConfig:
     """Validate `raw` (the stack's `platform-ops:*` settings, keys without the
-    project prefix) and return typed settings, or raise ConfigError."""
+    project prefix) and return typed settings, or raise ConfigError.
+
+    `secrets` maps the SECRET_KEYS that are set to their (secret) values."""
+    secrets = secrets or {}
     reader = _Reader(stack, raw)
     for key in raw:
         if key not in CONFIG_KEYS:
@@ -205,14 +268,16 @@ def load_config(stack: str, raw: Mapping[str, Any], registry_token: Any = None,
 
     cluster = _read_cluster(reader, stack)
     ingress = _read_ingress(reader)
-    argocd = _read_argocd(reader)
+    cert_manager = _read_cert_manager(reader)
+    argocd = _read_argocd(reader, secrets)
     gitops = _read_gitops(reader, stack, charts_dir)
-    registry = _read_registry(reader, registry_token)
+    registry = _read_registry(reader, secrets.get("registryToken"))
     prometheus = _read_prometheus(reader)
+    _check_charts_match_platform(reader, stack, gitops, ingress, cert_manager)
 
     if reader.problems:
         raise ConfigError("\n".join(reader.problems))
-    return PlatformConfig(stack, cluster, ingress, argocd, gitops, registry, prometheus)
+    return PlatformConfig(stack, cluster, ingress, cert_manager, argocd, gitops, registry, prometheus)
 
 
 def _read_cluster(reader: _Reader, stack: str) -> Optional[ClusterSettings]:
@@ -238,18 +303,69 @@ def _read_cluster(reader: _Reader, stack: str) -> Optional[ClusterSettings]:
 
 def _read_ingress(reader: _Reader) -> IngressSettings:
     section = reader.section("ingress")
+    controller = reader.string(section, "ingress.controller", "nginx", re.compile(r"^(nginx|external)$"),
+                               'must be "nginx" (installed here) or "external" (the cluster\'s own)')
+    chart_version = None
+    if controller != "external":
+        chart_version = reader.string(section, "ingress.chartVersion", None, _PINNED_CHART_VERSION,
+                                      "must be a pinned chart version such as 2.4.4")
     return IngressSettings(
-        chart_version=reader.string(section, "ingress.chartVersion", None, _PINNED_CHART_VERSION,
-                                    "must be a pinned chart version such as 2.4.4"),
+        controller=controller,
+        chart=reader.string(section, "ingress.chart", NGINX_INGRESS_CHART, _CHART_SOURCE, _CHART_RULE),
+        chart_version=chart_version,
         namespace=reader.dns_label(section, "ingress.namespace", "nginx-ingress"),
         class_name=reader.dns_label(section, "ingress.className", "nginx"),
     )
 
 
-def _read_argocd(reader: _Reader) -> ArgoCDSettings:
+_CHART_RULE = "must be an oci:// reference, an https:// URL of a chart archive (.tgz) or a local path"
+
+
+def _read_cert_manager(reader: _Reader) -> CertManagerSettings:
+    section = reader.section("certManager")
+    issuer_section = reader.section("certManager.issuer", required=False, parent=section)
+    issuer_type = reader.string(issuer_section, "certManager.issuer.type", "selfSigned",
+                                re.compile(r"^(selfSigned|acme)$"), 'must be "selfSigned" or "acme"')
+    email = server = None
+    if issuer_type == "acme":
+        email = reader.string(issuer_section, "certManager.issuer.email", None, _EMAIL,
+                              "must be the e-mail address the ACME account is registered with")
+        server = reader.string(issuer_section, "certManager.issuer.server", LETSENCRYPT_STAGING,
+                               re.compile(r"^https://\S+$"), "must be the https:// URL of an ACME directory")
+    issuer = IssuerSettings(
+        type=issuer_type,
+        name=reader.dns_label(issuer_section, "certManager.issuer.name",
+                              DEFAULT_ISSUER_NAMES.get(issuer_type, "platform-ca")),
+        email=email,
+        server=server,
+    )
+    return CertManagerSettings(
+        version=reader.string(section, "certManager.version", None, _PINNED_VERSION,
+                              "must be a pinned version such as v1.19.2"),
+        chart=reader.string(section, "certManager.chart", CERT_MANAGER_CHART, _CHART_SOURCE, _CHART_RULE),
+        namespace=reader.dns_label(section, "certManager.namespace", "cert-manager"),
+        issuer=issuer,
+    )
+
+
+def _read_argocd(reader: _Reader, secrets: Mapping[str, Any]) -> ArgoCDSettings:
     section = reader.section("argocd")
-    return ArgoCDSettings(version=reader.string(section, "argocd.version", None, _PINNED_VERSION,
-                                                "must be a pinned version such as v3.5.7"))
+    version = reader.string(section, "argocd.version", None, _PINNED_VERSION,
+                            "must be a pinned version such as v3.5.7")
+    return ArgoCDSettings(
+        version=version,
+        install_manifest=reader.string(
+            section, "argocd.installManifest", argocd_install_manifest_url(version or ""), _MANIFEST_SOURCE,
+            "must be an https:// URL or a local path of Argo CD's install.yaml"),
+        install_manifest_sha256=reader.string(
+            section, "argocd.installManifestSha256", None, _SHA256,
+            "must be the SHA-256 of the install manifest, 64 lowercase hex digits"),
+        reconciliation_timeout=reader.string(
+            section, "argocd.reconciliationTimeout", "180s", re.compile(r"^\d+(s|m|h)$"),
+            "must be a duration such as 30s or 3m"),
+        admin_password=secrets.get("argocdAdminPassword"),
+        webhook_secret=secrets.get("argocdWebhookSecret"),
+    )
 
 
 def _read_gitops(reader: _Reader, stack: str, charts_dir: Path) -> GitOpsSettings:
@@ -283,7 +399,7 @@ def _read_registry(reader: _Reader, token: Any) -> RegistrySettings:
     secret_name = reader.dns_label(section, "registry.secretName", "ghcr-cred")
     username = section.get("username")
     if token is not None and not username:
-        reader.problem("registry.username", "is required when platform-ops:registryToken is set")
+        reader.problem("registry.username", f"is required when {PROJECT}:registryToken is set")
     return RegistrySettings(server, username, secret_name, token)
 
 
@@ -318,7 +434,26 @@ def _ingress_tls(chart_dir: Path, env_values_file: Path) -> Optional[TlsHost]:
     ingress = merged_values(chart_dir, ["values.yaml", env_values_file.name]).get("ingress") or {}
     if not ingress.get("enabled") or not ingress.get("host") or not ingress.get("tlsSecretName"):
         return None
-    return TlsHost(host=ingress["host"], secret_name=ingress["tlsSecretName"])
+    return TlsHost(host=ingress["host"], secret_name=ingress["tlsSecretName"],
+                   class_name=ingress.get("className") or "", cluster_issuer=ingress.get("clusterIssuer") or "")
+
+
+def _check_charts_match_platform(reader: _Reader, stack: str, gitops: GitOpsSettings,
+                                 ingress: IngressSettings, cert_manager: CertManagerSettings) -> None:
+    """Argo CD renders the charts from Git alone, so each chart's ingress class
+    and certificate issuer must name what this stack provides."""
+    for app in gitops.apps:
+        if app.tls is None:
+            continue
+        values_file = f"charts/{app.service}/values-{stack}.yaml"
+        if ingress.class_name and app.tls.class_name != ingress.class_name:
+            reader.problems.append(
+                f"{values_file}: ingress.className {_show(app.tls.class_name)} is not the stack's ingress class "
+                f"{_show(ingress.class_name)} ({PROJECT}:ingress.className)")
+        if cert_manager.issuer.name and app.tls.cluster_issuer != cert_manager.issuer.name:
+            reader.problems.append(
+                f"{values_file}: ingress.clusterIssuer {_show(app.tls.cluster_issuer)} is not the stack's "
+                f"issuer {_show(cert_manager.issuer.name)} ({PROJECT}:certManager.issuer.name)")
 
 
 def _merge(base: dict, override: dict) -> dict:
@@ -346,17 +481,64 @@ def read_pulumi_config(stack: str) -> PlatformConfig:
 
     raw: dict[str, Any] = {}
     prefix = f"{PROJECT}:"
+    config = pulumi.Config(PROJECT)
     # The SDK has no public way to list the keys that are set; listing them is
     # what lets a misspelt key fail instead of being silently ignored.
     for full_key, value in {**get_config_env(), **CONFIG.get()}.items():
         if not full_key.startswith(prefix):
             continue
         key = full_key[len(prefix):]
-        if key == "registryToken":
+        if key in SECRET_KEYS:
             continue
         try:
             raw[key] = json.loads(value)
         except ValueError:
             raw[key] = value
-    token = pulumi.Config(PROJECT).get_secret("registryToken")
-    return load_config(stack, raw, registry_token=token)
+    secrets: dict[str, Any] = {key: config.get_secret(key) for key in SECRET_KEYS if config.get(key) is not None}
+    # The admin password is hashed by the program, so it is read as text; every
+    # value made from it leaves the program as a secret.
+    if "argocdAdminPassword" in secrets:
+        secrets["argocdAdminPassword"] = config.get("argocdAdminPassword")
+    return load_config(stack, raw, secrets=secrets)
+
+
+# Set by scripts/render.py: the program runs under mocks, with no cluster and no network.
+OFFLINE_RENDER_ENV = "PLATFORM_OPS_OFFLINE_RENDER"
+
+
+def offline_render() -> bool:
+    return os.environ.get(OFFLINE_RENDER_ENV) == "1"
+
+
+def stack_file_config(stack: str, repo_root: Path = REPO_ROOT) -> dict:
+    """The `platform-ops:*` settings of Pulumi.<stack>.yaml, keys without the project prefix."""
+    path = repo_root / f"Pulumi.{stack}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"{path.name}: no such stack file")
+    block = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+    prefix = f"{PROJECT}:"
+    return {key[len(prefix):]: value for key, value in block.items() if key.startswith(prefix)}
+
+
+def cluster_access_problems(stack: str, cluster: ClusterSettings) -> list[str]:
+    """Why the stack's existing cluster cannot be reached through its kubeconfig,
+    checked before Pulumi hands the file to the Kubernetes provider (whose own
+    error for a missing file is a JSON parse error). Kind stacks write their own."""
+    if not isinstance(cluster, ExistingClusterSettings):
+        return []
+    stack_file = f"Pulumi.{stack}.yaml"
+    path = Path(os.path.expanduser(cluster.kubeconfig))
+    if not path.is_file():
+        return [f"{stack_file}: {PROJECT}:cluster.kubeconfig: {cluster.kubeconfig} does not exist"]
+    try:
+        kubeconfig = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as error:
+        return [f"{stack_file}: {PROJECT}:cluster.kubeconfig: {cluster.kubeconfig} is not readable YAML: "
+                f"{str(error).splitlines()[0]}"]
+    entries = kubeconfig.get("contexts") if isinstance(kubeconfig, dict) else None
+    contexts = sorted(entry["name"] for entry in entries or []
+                      if isinstance(entry, dict) and isinstance(entry.get("name"), str))
+    if cluster.context not in contexts:
+        return [f"{stack_file}: {PROJECT}:cluster.context: {cluster.context} is not a context of "
+                f"{cluster.kubeconfig} (contexts: {', '.join(contexts) or 'none'})"]
+    return []

@@ -1,34 +1,69 @@
-"""Argo CD, installed from the upstream manifest of a pinned release."""
+"""Argo CD, installed from the verified manifest of a pinned release."""
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Optional
 
+import bcrypt
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.cluster import ClusterAccess
+from components.cluster import ClusterAccess, kubectl_command
 from components.kubernetes_provider import kubernetes_provider
 from config import ArgoCDSettings
 
 INITIAL_ADMIN_SECRET = "argocd-initial-admin-secret"
+SETTINGS_SECRET = "argocd-secret"
+SETTINGS_CONFIGMAP = "argocd-cm"
+# The workloads that read timeout.reconciliation from argocd-cm, once, at start.
+RECONCILING_WORKLOADS = (("StatefulSet", "argocd-application-controller"), ("Deployment", "argocd-repo-server"))
+RECONCILIATION_ANNOTATION = "platform-ops/reconciliation-timeout"
+
+# Argo CD's own hashes use cost 10 (util/password).
+BCRYPT_COST = 10
+_BCRYPT_ALPHABET = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 
-def install_manifest_url(version: str) -> str:
-    return f"https://raw.githubusercontent.com/argoproj/argo-cd/{version}/manifests/install.yaml"
+def admin_password_hash(password: str, stack: str) -> str:
+    """bcrypt hash of the admin password with a salt derived from the password
+    and the stack: the same password always gives the same hash, so a second
+    `pulumi up` changes nothing, while equal passwords on two stacks still
+    hash differently."""
+    digest = hmac.new(f"platform-ops/{stack}/argocd-admin".encode(), password.encode(), hashlib.sha256).digest()
+    # 22 characters of bcrypt's base64 carry the 128-bit salt; the last one
+    # holds 2 bits, so it takes one of the four characters whose low bits are zero.
+    salt = "".join(_BCRYPT_ALPHABET[byte % 64] for byte in digest[:21]) + "Oeu."[digest[21] % 4]
+    return bcrypt.hashpw(password.encode(), f"$2b${BCRYPT_COST}${salt}".encode()).decode()
+
+
+def initial_admin_password_command(cluster: ClusterAccess, namespace: str) -> str:
+    return (kubectl_command(cluster) + f" -n {namespace} get secret {INITIAL_ADMIN_SECRET}"
+            " -o jsonpath='{.data.password}' | base64 -d")
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
 
 
 @dataclass
 class ArgoCDArgs:
     settings: ArgoCDSettings
     cluster: ClusterAccess
+    stack: str
+    # The verified install manifest, relative to the project folder.
+    install_manifest: Path
 
 
 class ArgoCD(pulumi.ComponentResource):
     def __init__(self, name: str, args: ArgoCDArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("platform-ops:argocd:ArgoCD", name, None, opts)
-        namespace = args.settings.namespace
+        settings = args.settings
+        namespace = settings.namespace
         self.namespace = k8s.core.v1.Namespace(
             f"{name}-namespace", metadata={"name": namespace}, opts=pulumi.ResourceOptions(parent=self))
         # install.yaml names no namespace: a provider whose default namespace is
@@ -37,22 +72,72 @@ class ArgoCD(pulumi.ComponentResource):
             f"{name}-provider", args.cluster, namespace=namespace, opts=pulumi.ResourceOptions(parent=self))
         self.install = k8s.yaml.v2.ConfigFile(
             f"{name}-install",
-            file=install_manifest_url(args.settings.version),
+            file=str(args.install_manifest),
             opts=pulumi.ResourceOptions(
                 parent=self, providers={"kubernetes": self.provider}, depends_on=[self.namespace]),
         )
-        admin_secret = k8s.core.v1.Secret.get(
-            f"{name}-initial-admin-secret",
-            f"{namespace}/{INITIAL_ADMIN_SECRET}",
-            opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[self.install]),
-        )
-        self.admin_password: pulumi.Output[str] = pulumi.Output.secret(
-            admin_secret.data.apply(lambda data: base64.b64decode(data["password"]).decode()))
-        self.ui_command = (f"kubectl --kubeconfig {args.cluster.kubeconfig_path} --context {args.cluster.context} "
-                           f"-n {namespace} port-forward svc/argocd-server 8080:443")
+        after_install = pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[self.install])
+        self._reconciliation(name, settings, namespace, after_install)
+
+        # Never read what Argo CD creates (its initial admin secret exists only
+        # once the server has run, and users delete it): the credential is
+        # either set here or left to Argo CD.
+        self.admin_password: Optional[pulumi.Output[str]] = None
+        self.initial_admin_password_command: Optional[str] = None
+        if settings.admin_password is not None:
+            self._admin_password(name, settings.admin_password, args.stack, namespace, after_install)
+        else:
+            self.initial_admin_password_command = initial_admin_password_command(args.cluster, namespace)
+        if settings.webhook_secret is not None:
+            k8s.core.v1.SecretPatch(
+                f"{name}-webhook-secret",
+                metadata={"name": SETTINGS_SECRET, "namespace": namespace},
+                data=pulumi.Output.secret(settings.webhook_secret).apply(
+                    lambda secret: {"webhook.github.secret": _b64(secret)}),
+                opts=after_install,
+            )
+
+        self.ui_command = kubectl_command(args.cluster) + f" -n {namespace} port-forward svc/argocd-server 8080:443"
         self.register_outputs({
             "namespace": namespace,
-            "version": args.settings.version,
+            "version": settings.version,
             "ui": self.ui_command,
             "adminPassword": self.admin_password,
+            "initialAdminPasswordCommand": self.initial_admin_password_command,
         })
+
+    def _reconciliation(self, name: str, settings: ArgoCDSettings, namespace: str,
+                        opts: pulumi.ResourceOptions) -> None:
+        k8s.core.v1.ConfigMapPatch(
+            f"{name}-reconciliation",
+            metadata={"name": SETTINGS_CONFIGMAP, "namespace": namespace},
+            data={"timeout.reconciliation": settings.reconciliation_timeout},
+            opts=opts,
+        )
+        # The setting reaches these workloads as an environment variable, read
+        # at start: a change of it restarts them.
+        restart = {"template": {"metadata": {"annotations": {
+            RECONCILIATION_ANNOTATION: settings.reconciliation_timeout}}}}
+        for kind, workload in RECONCILING_WORKLOADS:
+            patch = k8s.apps.v1.StatefulSetPatch if kind == "StatefulSet" else k8s.apps.v1.DeploymentPatch
+            patch(f"{name}-{workload}-reconciliation",
+                  metadata={"name": workload, "namespace": namespace}, spec=restart, opts=opts)
+
+    def _admin_password(self, name: str, password: str, stack: str, namespace: str,
+                        opts: pulumi.ResourceOptions) -> None:
+        password_hash = admin_password_hash(password, stack)
+        # admin.passwordMtime tells Argo CD which sessions predate the password.
+        # It is set when this password is first applied and kept in state
+        # (ignore_changes): the resource's name follows the hash, so a new
+        # password is a new patch with a new time, taking over the fields.
+        fingerprint = hashlib.sha256(password_hash.encode()).hexdigest()[:12]
+        changed_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        k8s.core.v1.SecretPatch(
+            f"{name}-admin-password-{fingerprint}",
+            metadata={"name": SETTINGS_SECRET, "namespace": namespace,
+                      "annotations": {"pulumi.com/patchForce": "true"}},
+            data=pulumi.Output.secret({"admin.password": _b64(password_hash),
+                                       "admin.passwordMtime": _b64(changed_at)}),
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(ignore_changes=["data"])),
+        )
+        self.admin_password = pulumi.Output.secret(password)

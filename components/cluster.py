@@ -1,7 +1,6 @@
 """Where the platform runs: a Kind cluster created here, or an existing cluster."""
 from __future__ import annotations
 
-import os
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,10 +121,16 @@ def kind_kubeconfig_path(stack: str) -> str:
 
 
 def existing_cluster_access(settings: ExistingClusterSettings) -> ClusterAccess:
-    path = os.path.expanduser(settings.kubeconfig)
+    # The path goes to the provider as written: the provider expands "~", so
+    # the same stack shows no diff on a machine with another home directory.
     return ClusterAccess(
-        kubeconfig=path,
-        kubeconfig_path=path,
+        kubeconfig=settings.kubeconfig,
+        kubeconfig_path=settings.kubeconfig,
         context=settings.context,
         cluster_identifier=f"context-{settings.context}",
     )
+
+
+def kubectl_command(access: ClusterAccess) -> str:
+    """The start of a kubectl command line that reaches the stack's cluster."""
+    return f"kubectl --kubeconfig {access.kubeconfig_path} --context {access.context}"

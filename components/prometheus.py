@@ -414,6 +414,38 @@ def pod_spec(settings: PrometheusSettings, checksum: str) -> dict:
 
 # --- component ----------------------------------------------------------------------------------
 
+# The API server is not a pod, so no selector reaches it: its HTTPS ports, anywhere.
+API_SERVER_PORTS = (443, 6443)
+# The apps' container ports that serve /metrics: "http" (api-node, core-go) and "metrics" (worker-python).
+APP_METRICS_PORT_NAMES = ("http", METRICS_PORT_NAME)
+
+
+def network_policy_spec(namespaces: Sequence[str], apps: Sequence[str]) -> dict:
+    """Default deny for Prometheus, and only the flows it needs: discovery on
+    the API server, scrapes of the apps, and its own UI port from its namespace
+    (users reach it through `kubectl port-forward`, which no policy filters)."""
+    return {
+        "podSelector": {"matchLabels": SELECTOR},
+        "policyTypes": ["Ingress", "Egress"],
+        "ingress": [{
+            "from": [{"podSelector": {}}],
+            "ports": [{"protocol": "TCP", "port": PORT}],
+        }],
+        "egress": [
+            {"ports": [{"protocol": "TCP", "port": port} for port in API_SERVER_PORTS]},
+            {
+                "to": [{
+                    "namespaceSelector": {"matchExpressions": [{
+                        "key": "kubernetes.io/metadata.name", "operator": "In", "values": sorted(namespaces)}]},
+                    "podSelector": {"matchExpressions": [{
+                        "key": "app.kubernetes.io/name", "operator": "In", "values": sorted(apps)}]},
+                }],
+                "ports": [{"protocol": "TCP", "port": name} for name in APP_METRICS_PORT_NAMES],
+            },
+        ],
+    }
+
+
 @dataclass(frozen=True)
 class PrometheusStackArgs:
     settings: PrometheusSettings
@@ -424,6 +456,8 @@ class PrometheusStackArgs:
     # When given, every object is created through it; otherwise through the provider the
     # component's own options carry.
     provider: Optional[k8s.Provider] = None
+    # The start of a kubectl command line that reaches the cluster, for the UI command.
+    kubectl: str = "kubectl"
 
 
 class PrometheusStack(pulumi.ComponentResource):
@@ -513,7 +547,14 @@ class PrometheusStack(pulumi.ComponentResource):
             opts=child,
         )
 
-        self.ui_command = f"kubectl port-forward -n {NAMESPACE} svc/{NAME} {PORT}:{PORT}"
+        self.network_policy = k8s.networking.v1.NetworkPolicy(
+            f"{name}-network-policy",
+            metadata={"name": NAME, "namespace": namespace, "labels": common},
+            spec=network_policy_spec(namespaces, args.apps),
+            opts=child,
+        )
+
+        self.ui_command = f"{args.kubectl} port-forward -n {NAMESPACE} svc/{NAME} {PORT}:{PORT}"
         self.register_outputs({
             "namespace": namespace,
             "service": self.service.metadata.name,

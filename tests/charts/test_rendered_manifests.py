@@ -88,6 +88,15 @@ def test_ingress_host_and_tls_secret_come_from_the_environment_values(chart_mani
     assert ingress["spec"]["tls"] == [{"hosts": [values["host"]], "secretName": values["tlsSecretName"]}]
 
 
+def test_ingress_asks_cert_manager_for_its_certificate_from_the_environments_issuer(
+        chart_manifests, sources, renderer, find, each_stack):
+    source = sources(each_stack)["api-node"]
+    values = merged_values(renderer.chart_dir(source), source.value_files)["ingress"]
+    ingress = find(chart_manifests(each_stack, "api-node"), "Ingress")
+    assert ingress["metadata"]["annotations"] == {"cert-manager.io/cluster-issuer": values["clusterIssuer"]}
+    assert values["clusterIssuer"] == "platform-ca"
+
+
 def test_core_go_base_url_points_at_the_core_go_service(chart_manifests, sources, each_stack):
     namespace = sources(each_stack)["api-node"].namespace
     problems = checks.check_core_go_url(chart_manifests(each_stack, "api-node"),

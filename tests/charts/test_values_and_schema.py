@@ -62,7 +62,7 @@ def test_environment_file_sets_what_differs_per_environment(repo_root, app, stac
     assert values["environment"] == stack
     assert {"replicaCount", "resources", "logLevel", "image"} <= set(values)
     if app == "api-node":
-        assert set(values["ingress"]) == {"host", "tlsSecretName"}
+        assert set(values["ingress"]) == {"host", "tlsSecretName", "clusterIssuer"}
 
 
 def test_dev_ingress_host_is_api_local_dev(repo_root):
@@ -140,14 +140,14 @@ def test_schema_rejects_an_unquoted_numeric_tag(renderer, dev_source, tmp_path):
     assert schema_failure(renderer, source) == ["- at '/image/tag': got number, want string"]
 
 
-def test_schema_requires_host_and_tls_secret_when_ingress_is_enabled(renderer, sources, tmp_path):
+def test_schema_requires_host_tls_secret_and_issuer_when_ingress_is_enabled(renderer, sources, tmp_path):
     source = sources("dev")["api-node"]
     values = yaml.safe_load((renderer.chart_dir(source) / source.value_files[-1]).read_text())
     del values["ingress"]
     (tmp_path / "values-noingress.yaml").write_text(yaml.safe_dump(values))
     broken = dataclasses.replace(source, value_files=("values.yaml", str(tmp_path / "values-noingress.yaml")))
     assert schema_failure(renderer, broken) == [
-        "- at '/ingress': missing properties 'host', 'tlsSecretName'"]
+        "- at '/ingress': missing properties 'host', 'tlsSecretName', 'clusterIssuer'"]
 
 
 # --- tags that look like numbers --------------------------------------------------------------------------------

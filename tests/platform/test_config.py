@@ -90,25 +90,28 @@ def test_existing_cluster_needs_kubeconfig_and_context():
 def test_missing_section_is_named():
     assert error_for(argocd=None) == (
         "Pulumi.dev.yaml: platform-ops:argocd is required\n"
-        "Pulumi.dev.yaml: platform-ops:argocd.version is required")
+        "Pulumi.dev.yaml: platform-ops:argocd.version is required\n"
+        "Pulumi.dev.yaml: platform-ops:argocd.installManifestSha256 is required")
 
 
 def test_misspelt_setting_is_refused():
     assert error_for(argocd__verison="v3.5.7") == (
-        "Pulumi.dev.yaml: platform-ops:argocd.verison is not a known setting (known: version)")
+        "Pulumi.dev.yaml: platform-ops:argocd.verison is not a known setting "
+        "(known: version, installManifest, installManifestSha256, reconciliationTimeout)")
 
 
 def test_unknown_top_level_key_is_refused():
     assert error_for(argo={"version": "v3.5.7"}) == (
         "Pulumi.dev.yaml: platform-ops:argo is not a known setting "
-        "(known: cluster, ingress, argocd, gitops, registry, registryToken, prometheus)")
+        "(known: cluster, ingress, certManager, argocd, gitops, registry, prometheus, "
+        "registryToken, argocdAdminPassword, argocdWebhookSecret)")
 
 
 def test_registry_token_needs_a_username():
     raw = dev_settings()
     raw["registry"] = {"server": "ghcr.io"}
     with pytest.raises(ConfigError) as caught:
-        load_config("dev", raw, registry_token="t0ken")
+        load_config("dev", raw, secrets={"registryToken": "t0ken"})
     assert str(caught.value) == (
         "Pulumi.dev.yaml: platform-ops:registry.username is required when platform-ops:registryToken is set")
 
@@ -146,3 +149,93 @@ def test_a_stack_without_values_files_in_the_charts_is_refused(repo_root, tmp_pa
 def test_library_charts_are_not_applications(repo_root):
     config = load_config("dev", dev_settings())
     assert "platform-lib" not in [app.service for app in config.gitops.apps]
+
+
+def test_argocd_manifest_digest_must_be_a_sha256():
+    assert error_for(argocd__installManifestSha256="09bfbb90") == (
+        "Pulumi.dev.yaml: platform-ops:argocd.installManifestSha256 must be the SHA-256 of the install manifest, "
+        '64 lowercase hex digits, got "09bfbb90"')
+
+
+def test_argocd_manifest_defaults_to_the_release_on_github():
+    config = load_config("dev", dev_settings())
+    assert config.argocd.install_manifest == (
+        "https://raw.githubusercontent.com/argoproj/argo-cd/v3.5.7/manifests/install.yaml")
+
+
+def test_argocd_manifest_mirror_must_be_https_or_a_path():
+    assert error_for(argocd__installManifest="http://mirror.example/install.yaml") == (
+        "Pulumi.dev.yaml: platform-ops:argocd.installManifest must be an https:// URL or a local path of "
+        'Argo CD\'s install.yaml, got "http://mirror.example/install.yaml"')
+
+
+def test_reconciliation_timeout_must_be_a_duration():
+    assert error_for(argocd__reconciliationTimeout="soon") == (
+        "Pulumi.dev.yaml: platform-ops:argocd.reconciliationTimeout must be a duration such as 30s or 3m, "
+        'got "soon"')
+
+
+@pytest.mark.parametrize("stack, timeout", [("dev", "30s"), ("staging", "60s"), ("prod", "180s")])
+def test_dev_reconciles_more_often_than_prod(stack, timeout):
+    raw = {key[len(PROJECT) + 1:]: value for key, value in stack_config(stack).items()}
+    assert load_config(stack, raw).argocd.reconciliation_timeout == timeout
+
+
+def test_ingress_controller_is_nginx_or_external():
+    assert error_for(ingress__controller="traefik") == (
+        'Pulumi.dev.yaml: platform-ops:ingress.controller must be "nginx" (installed here) or "external" '
+        '(the cluster\'s own), got "traefik"')
+
+
+def test_an_external_ingress_controller_needs_no_chart_version():
+    raw = dev_settings()
+    raw["ingress"] = {"controller": "external"}
+    config = load_config("dev", raw)
+    assert (config.ingress.installed, config.ingress.chart_version, config.ingress.class_name) == (False, None, "nginx")
+
+
+@pytest.mark.parametrize("chart", ["oci://registry.internal/charts/cert-manager",
+                                   "https://mirror.internal/cert-manager-v1.21.2.tgz", "vendor/cert-manager"])
+def test_cert_manager_chart_can_come_from_a_mirror(chart):
+    raw = dev_settings()
+    raw["certManager"] = {**raw["certManager"], "chart": chart}
+    assert load_config("dev", raw).cert_manager.chart == chart
+
+
+def test_cert_manager_chart_url_must_be_a_chart_archive():
+    assert error_for(certManager__chart="https://charts.jetstack.io") == (
+        "Pulumi.dev.yaml: platform-ops:certManager.chart must be an oci:// reference, an https:// URL of a chart "
+        'archive (.tgz) or a local path, got "https://charts.jetstack.io"')
+
+
+def test_cert_manager_version_must_be_pinned():
+    assert error_for(certManager__version="1.21") == (
+        'Pulumi.dev.yaml: platform-ops:certManager.version must be a pinned version such as v1.19.2, got "1.21"')
+
+
+def test_acme_issuer_needs_an_email_and_defaults_to_the_letsencrypt_staging_server():
+    assert error_for(certManager__issuer={"type": "acme", "name": "platform-ca"}) == (
+        "Pulumi.dev.yaml: platform-ops:certManager.issuer.email is required")
+    raw = dev_settings()
+    raw["certManager"] = {**raw["certManager"], "issuer": {"type": "acme", "name": "platform-ca",
+                                                            "email": "ops@example.com"}}
+    issuer = load_config("dev", raw).cert_manager.issuer
+    assert issuer.server == "https://acme-staging-v02.api.letsencrypt.org/directory"
+
+
+def test_unknown_issuer_setting_is_refused():
+    assert error_for(certManager__issuer={"type": "selfSigned", "emial": "ops@example.com"}) == (
+        "Pulumi.dev.yaml: platform-ops:certManager.issuer.emial is not a known setting "
+        "(known: type, name, email, server)")
+
+
+def test_chart_must_ask_for_the_stacks_issuer():
+    assert error_for(certManager__issuer={"type": "acme", "email": "ops@example.com"}) == (
+        'charts/api-node/values-dev.yaml: ingress.clusterIssuer "platform-ca" is not the stack\'s issuer '
+        '"letsencrypt" (platform-ops:certManager.issuer.name)')
+
+
+def test_chart_must_use_the_stacks_ingress_class():
+    assert error_for(ingress__className="nginx-internal") == (
+        'charts/api-node/values-dev.yaml: ingress.className "nginx" is not the stack\'s ingress class '
+        '"nginx-internal" (platform-ops:ingress.className)')

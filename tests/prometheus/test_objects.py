@@ -25,6 +25,7 @@ CHILDREN = [
     ("kubernetes:core/v1:ConfigMap", "prometheus-config"),
     ("kubernetes:apps/v1:Deployment", "prometheus-deployment"),
     ("kubernetes:core/v1:Service", "prometheus-service"),
+    ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "prometheus-network-policy"),
 ]
 
 
@@ -82,6 +83,7 @@ def test_every_namespaced_object_is_in_observability_except_the_discovery_rbac(p
     where = sorted((m["kind"], m["metadata"].get("namespace")) for m in prometheus_render("dev").manifests)
     assert where == [
         ("ConfigMap", "observability"), ("Deployment", "observability"), ("Namespace", None),
+        ("NetworkPolicy", "observability"),
         ("Role", "default"), ("RoleBinding", "default"), ("Service", "observability"),
         ("ServiceAccount", "observability"),
     ]

@@ -1,0 +1,95 @@
+"""cert-manager and the stack's certificate issuer: TLS keys are made, kept and
+renewed in the cluster, never in Pulumi state."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.app_namespace import RESTRICTED
+from config import CertManagerSettings, IssuerSettings
+
+CERT_MANAGER_API = "cert-manager.io/v1"
+# The self-signed issuer only signs the CA; the CA signs the hosts' certificates.
+CA_SECRET = "platform-ca"
+
+
+def chart_values(namespace: str) -> dict:
+    return {
+        "crds": {"enabled": True, "keep": False},
+        # Pulumi waits for the Deployments itself; the check Job adds nothing.
+        "startupapicheck": {"enabled": False},
+        # Leader election in cert-manager's own namespace: no Role in kube-system.
+        "global": {"leaderElection": {"namespace": namespace}},
+    }
+
+
+def acme_issuer_spec(issuer: IssuerSettings, ingress_class: str) -> dict:
+    return {"acme": {
+        "email": issuer.email,
+        "server": issuer.server,
+        "privateKeySecretRef": {"name": f"{issuer.name}-account-key"},
+        "solvers": [{"http01": {"ingress": {"ingressClassName": ingress_class}}}],
+    }}
+
+
+@dataclass
+class CertManagerArgs:
+    settings: CertManagerSettings
+    ingress_class: str
+    stack: str
+
+
+class CertManager(pulumi.ComponentResource):
+    def __init__(self, name: str, args: CertManagerArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("platform-ops:tls:CertManager", name, None, opts)
+        settings = args.settings
+        child = pulumi.ResourceOptions(parent=self)
+        namespace = k8s.core.v1.Namespace(
+            f"{name}-namespace", metadata={"name": settings.namespace, "labels": RESTRICTED}, opts=child)
+        self.install = k8s.helm.v4.Chart(
+            f"{name}-install",
+            chart=settings.chart,
+            version=settings.version,
+            namespace=settings.namespace,
+            values=chart_values(settings.namespace),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace]),
+        )
+        after_install = pulumi.ResourceOptions(parent=self, depends_on=[self.install])
+        issuer = settings.issuer
+        if issuer.type == "acme":
+            self._cluster_issuer(f"{name}-issuer", issuer.name, acme_issuer_spec(issuer, args.ingress_class),
+                                 after_install)
+        else:
+            root = self._cluster_issuer(f"{name}-ca-root", f"{issuer.name}-root", {"selfSigned": {}}, after_install)
+            ca = k8s.apiextensions.CustomResource(
+                f"{name}-ca",
+                api_version=CERT_MANAGER_API,
+                kind="Certificate",
+                metadata={"name": CA_SECRET, "namespace": settings.namespace},
+                spec={
+                    "isCA": True,
+                    "commonName": f"platform-ops {args.stack} CA",
+                    "secretName": CA_SECRET,
+                    "privateKey": {"algorithm": "ECDSA", "size": 256},
+                    "issuerRef": {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": f"{issuer.name}-root"},
+                },
+                opts=pulumi.ResourceOptions.merge(after_install, pulumi.ResourceOptions(depends_on=[root])),
+            )
+            self._cluster_issuer(f"{name}-issuer", issuer.name, {"ca": {"secretName": CA_SECRET}},
+                                 pulumi.ResourceOptions.merge(after_install, pulumi.ResourceOptions(depends_on=[ca])))
+        self.issuer_name = issuer.name
+        self.register_outputs({"version": settings.version, "issuer": issuer.name, "issuerType": issuer.type})
+
+    def _cluster_issuer(self, resource_name: str, issuer_name: str, spec: dict,
+                        opts: pulumi.ResourceOptions) -> k8s.apiextensions.CustomResource:
+        return k8s.apiextensions.CustomResource(
+            resource_name,
+            api_version=CERT_MANAGER_API,
+            kind="ClusterIssuer",
+            metadata={"name": issuer_name},
+            spec=spec,
+            opts=opts,
+        )

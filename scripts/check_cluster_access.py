@@ -1,0 +1,34 @@
+"""Refuses a stack whose cluster cannot be reached before Pulumi runs:
+
+    python scripts/check_cluster_access.py STACK
+
+Exit 0 when the stack's config is valid and its kubeconfig and context exist;
+otherwise prints each problem, naming the stack file and key, and exits 1."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from config import ConfigError, cluster_access_problems, load_config, stack_file_config  # noqa: E402
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: check_cluster_access.py STACK", file=sys.stderr)
+        return 2
+    stack = argv[0]
+    try:
+        cfg = load_config(stack, stack_file_config(stack))
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 1
+    problems = cluster_access_problems(stack, cfg.cluster)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,170 @@
+"""Argo CD: installed from a verified manifest, its admin credential set
+declaratively or left to Argo CD, and never a read of what Argo CD creates."""
+import base64
+import hashlib
+
+import bcrypt
+import pytest
+
+from components.argocd import admin_password_hash
+from components.sources import verified_copy_path
+from scripts import render as render_module
+from scripts.render import REDACTED, is_secret, render_stack, stack_config
+from tests.platform.checks import leaked
+
+PINNED = "09bfbb9041b4a8503c6e4fa22cf41c403fa62be17526de353648a4551f5beb77"
+PASSWORD = "correct horse battery staple"
+
+
+def with_argocd(stack, **settings):
+    config = stack_config(stack)
+    config["platform-ops:argocd"] = {**config["platform-ops:argocd"], **settings}
+    return config
+
+
+@pytest.fixture
+def registrations(monkeypatch):
+    """(name, ignoreChanges) of every resource the test's runs register (the stack itself aside)."""
+    seen = []
+    original = render_module._RecordingMonitor.RegisterResource
+
+    def record(self, request):
+        if request.type != "pulumi:pulumi:Stack":
+            seen.append((request.name, list(request.ignoreChanges)))
+        return original(self, request)
+
+    monkeypatch.setattr(render_module._RecordingMonitor, "RegisterResource", record)
+    return seen
+
+
+@pytest.fixture
+def manifest(tmp_path, monkeypatch):
+    """A local mirror of the install manifest, and the digest that pins it;
+    verified copies go to a temporary folder."""
+    monkeypatch.chdir(tmp_path)
+    mirror = tmp_path / "mirror" / "install.yaml"
+    mirror.parent.mkdir()
+    mirror.write_text("apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: argocd-server\n")
+    return mirror, hashlib.sha256(mirror.read_bytes()).hexdigest()
+
+
+def test_the_program_never_reads_what_argocd_creates(rendered):
+    for stack in ("dev", "staging", "prod"):
+        assert [r.name for r in rendered(stack).resources if r.read] == []
+
+
+def test_argocd_is_installed_from_the_verified_copy_into_its_namespace(rendered):
+    render = rendered("dev")
+    install = render.named("argocd-install")
+    assert install.inputs["file"] == f"build/sources/argocd-install-{PINNED}.yaml"
+    assert install.provider.startswith(render.named("argocd-provider").urn)
+    assert render.named("argocd-provider").inputs["namespace"] == "argocd"
+    assert render.named("argocd-namespace").urn in install.dependencies
+
+
+def test_a_mirrored_manifest_with_the_pinned_digest_is_copied_and_installed(manifest):
+    mirror, digest = manifest
+    render = render_stack("dev", config=with_argocd("dev", installManifest=str(mirror),
+                                                    installManifestSha256=digest), offline=False)
+    assert render.named("argocd-install").inputs["file"] == str(verified_copy_path("argocd-install", digest))
+    assert verified_copy_path("argocd-install", digest).read_bytes() == mirror.read_bytes()
+
+
+def test_a_manifest_with_another_digest_stops_the_run_before_anything_is_registered(manifest, registrations):
+    mirror, digest = manifest
+    with pytest.raises(Exception) as caught:
+        render_stack("dev", config=with_argocd("dev", installManifest=str(mirror)), offline=False)
+    assert str(caught.value) == (
+        f"Pulumi.dev.yaml: platform-ops:argocd.installManifestSha256: {mirror} has SHA-256 {digest}, "
+        f"but {PINNED} is pinned; nothing was applied")
+    assert registrations == []
+    assert not verified_copy_path("argocd-install", PINNED).exists()
+
+
+def test_an_unreadable_manifest_source_is_named(manifest, registrations):
+    mirror, digest = manifest
+    with pytest.raises(Exception) as caught:
+        render_stack("dev", config=with_argocd("dev", installManifest=str(mirror) + ".missing",
+                                               installManifestSha256=digest), offline=False)
+    assert str(caught.value) == (
+        f"Pulumi.dev.yaml: platform-ops:argocd.installManifest: cannot read {mirror}.missing: "
+        f"[Errno 2] No such file or directory: '{mirror}.missing'")
+    assert registrations == []
+
+
+def test_without_a_password_argocd_keeps_its_initial_secret_and_the_output_says_how_to_read_it(rendered):
+    render = rendered("dev")
+    assert [r.name for r in render.resources if "admin-password" in r.name] == []
+    assert "argocdAdminPassword" not in render.outputs
+    assert render.outputs["argocdInitialAdminPasswordCommand"] == (
+        "kubectl --kubeconfig .kube/dev.yaml --context kind-platform-dev -n argocd get secret "
+        "argocd-initial-admin-secret -o jsonpath='{.data.password}' | base64 -d")
+
+
+def admin_patch(render):
+    [patch] = [r for r in render.resources if r.name.startswith("argocd-admin-password-")]
+    return patch
+
+
+def test_a_configured_password_is_set_as_a_bcrypt_hash_in_argocd_secret():
+    render = render_stack("dev", secrets={"argocdAdminPassword": PASSWORD})
+    patch = admin_patch(render)
+    assert patch.type == "kubernetes:core/v1:SecretPatch"
+    assert patch.inputs["metadata"]["name"] == "argocd-secret"
+    assert is_secret(patch.inputs["data"])
+    data = patch.inputs["data"]["value"]
+    assert bcrypt.checkpw(PASSWORD.encode(), base64.b64decode(data["admin.password"]))
+    assert base64.b64decode(data["admin.passwordMtime"]).decode().endswith("Z")
+    assert render.named("argocd-install").urn in patch.dependencies
+
+
+def test_the_admin_password_stays_secret_wherever_it_flows():
+    render = render_stack("dev", secrets={"argocdAdminPassword": PASSWORD})
+    assert render.outputs["argocdAdminPassword"] == REDACTED
+    assert leaked(render, [PASSWORD, admin_password_hash(PASSWORD, "dev")]) == []
+
+
+def test_the_same_password_gives_the_same_patch_so_a_second_up_changes_nothing():
+    first = admin_patch(render_stack("dev", secrets={"argocdAdminPassword": PASSWORD}))
+    second = admin_patch(render_stack("dev", secrets={"argocdAdminPassword": PASSWORD}))
+    assert first.name == second.name
+    assert (first.inputs["data"]["value"]["admin.password"]
+            == second.inputs["data"]["value"]["admin.password"])
+
+
+def test_the_time_the_password_was_set_is_kept_in_state(registrations):
+    render_stack("dev", secrets={"argocdAdminPassword": PASSWORD})
+    [ignored] = [ignore for name, ignore in registrations if name.startswith("argocd-admin-password-")]
+    assert ignored == ["data"]
+
+
+def test_a_new_password_is_a_new_patch_with_a_new_time():
+    first = admin_patch(render_stack("dev", secrets={"argocdAdminPassword": PASSWORD}))
+    second = admin_patch(render_stack("dev", secrets={"argocdAdminPassword": PASSWORD + "!"}))
+    assert first.name != second.name
+
+
+def test_the_hash_is_stable_and_differs_between_stacks_and_passwords():
+    assert admin_password_hash(PASSWORD, "dev") == admin_password_hash(PASSWORD, "dev")
+    assert admin_password_hash(PASSWORD, "dev") != admin_password_hash(PASSWORD, "prod")
+    assert admin_password_hash(PASSWORD, "dev") != admin_password_hash(PASSWORD + "!", "dev")
+    assert admin_password_hash(PASSWORD, "dev").startswith("$2b$10$")
+
+
+def test_reconciliation_timeout_reaches_argocd_cm_and_restarts_its_readers(rendered):
+    render = rendered("dev")
+    patch = render.named("argocd-reconciliation").inputs
+    assert patch["metadata"] == {"name": "argocd-cm", "namespace": "argocd"}
+    assert patch["data"] == {"timeout.reconciliation": "30s"}
+    for name in ("argocd-argocd-application-controller-reconciliation", "argocd-argocd-repo-server-reconciliation"):
+        spec = render.named(name).inputs["spec"]
+        assert spec == {"template": {"metadata": {"annotations": {"platform-ops/reconciliation-timeout": "30s"}}}}
+
+
+def test_a_git_webhook_secret_goes_to_argocd_secret_as_a_secret():
+    render = render_stack("prod", secrets={"argocdWebhookSecret": "hook-s3cret"})
+    patch = render.named("argocd-webhook-secret")
+    assert patch.inputs["metadata"] == {"name": "argocd-secret", "namespace": "argocd"}
+    assert is_secret(patch.inputs["data"])
+    assert base64.b64decode(patch.inputs["data"]["value"]["webhook.github.secret"]) == b"hook-s3cret"
+    assert leaked(render, ["hook-s3cret"]) == []
