@@ -2,9 +2,13 @@
 every Kubernetes object it registers, as YAML, to build/render/<stack>/.
 
 No Pulumi CLI, no cluster, no network. Secret values never reach the output:
-they are written as "[secret]".
+they are written as "[secret]". Prints what should be running (services and
+platform parts, scripts/render_summary.py), also written to summary.md; the
+registered objects are listed in objects.md. `--diff A B` prints what differs
+between two stacks and writes nothing.
 
-    python scripts/render.py STACK [--out DIR]
+    python scripts/render.py STACK [--out DIR] [--no-charts]
+    python scripts/render.py --diff STACK OTHER
 """
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import argparse
 import base64
 import contextvars
 import json
+import os
 import runpy
 import shutil
 import sys
@@ -75,6 +80,8 @@ class Render:
     resources: list[Registration]
     outputs: dict
     log: list[str] = field(default_factory=list)
+    # The config.PlatformConfig the program ran with.
+    config: Any = None
 
     def by_urn(self, urn: str) -> Registration:
         return next(r for r in self.resources if r.urn == urn)
@@ -250,7 +257,29 @@ def render_stack(stack: str, config: Optional[dict] = None, secrets: Optional[di
         values[f"{PROJECT}:{key}"] = value
         secret_keys.append(f"{PROJECT}:{key}")
     main = str(REPO_ROOT / "__main__.py")
-    return run_under_mocks(lambda: runpy.run_path(main, run_name="__pulumi_program__"), stack, values, secret_keys)
+    program_globals: dict = {}
+
+    def program() -> None:
+        program_globals.update(runpy.run_path(main, run_name="__pulumi_program__"))
+
+    render = run_under_mocks(program, stack, values, secret_keys)
+    render.config = _platform_config(stack, raw, program_globals)
+    return render
+
+
+def _platform_config(stack: str, raw: dict, program_globals: dict) -> Any:
+    """The PlatformConfig the program read; read again from `raw` if the program keeps none."""
+    import config as platform_config
+
+    for value in program_globals.values():
+        if isinstance(value, platform_config.PlatformConfig):
+            return value
+    prefix = f"{PROJECT}:"
+    secret_keys = getattr(platform_config, "SECRET_KEYS", ("registryToken",))
+    settings = {key[len(prefix):]: value for key, value in raw.items()
+                if key.startswith(prefix) and key[len(prefix):] not in secret_keys
+                and not (isinstance(value, dict) and set(value) == {"secure"})}
+    return platform_config.load_config(stack, settings)
 
 
 def run_under_mocks(program: Callable[[], Any], stack: str, config: Optional[dict] = None,
@@ -299,12 +328,14 @@ def summary_rows(render: Render) -> list[tuple[str, str, str]]:
     return sorted(rows)
 
 
-def write_render(render: Render, out_dir: Path, charts: bool = True) -> None:
+def write_render(render: Render, out_dir: Path, charts: bool = True) -> str:
     """Replace out_dir with the render, atomically: a failed render leaves the old one.
 
     With `charts`, each Application's chart is rendered the way Argo CD will
-    render it, into charts/<service>.yaml."""
+    render it, into charts/<service>.yaml. Returns the summary, also written to
+    summary.md; objects.md lists the registered objects."""
     from scripts.render_charts import render_stack_charts
+    from scripts.render_summary import format_objects, format_summary, summarize
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
@@ -323,43 +354,83 @@ def write_render(render: Render, out_dir: Path, charts: bool = True) -> None:
         remote.sort(key=lambda item: item["name"])
         (staging / "installs.yaml").write_text(yaml.safe_dump(normalized(remote), sort_keys=True))
         (staging / "outputs.yaml").write_text(yaml.safe_dump(render.outputs, sort_keys=True))
+        chart_manifests = None
         if charts:
-            render_stack_charts(render.stack, render.manifests, out_dir=staging / "charts")
+            chart_manifests = render_stack_charts(render.stack, render.manifests, out_dir=staging / "charts")
+        summary = format_summary(summarize(render.stack, render.config, render.manifests, chart_manifests))
+        (staging / "summary.md").write_text(summary)
+        (staging / "objects.md").write_text(format_objects(render.stack, summary_rows(render)))
     except BaseException:
         shutil.rmtree(staging)
         raise
     if out_dir.exists():
         shutil.rmtree(out_dir)
     staging.rename(out_dir)
+    return summary
+
+
+def stack_summary(stack: str, renderer=None):
+    """Render a stack and its charts without writing anything; its StackSummary."""
+    from scripts.render_charts import render_stack_charts
+    from scripts.render_summary import summarize
+
+    render = render_stack(stack)
+    with tempfile.TemporaryDirectory(prefix="render-summary-") as tmp:
+        charts = render_stack_charts(stack, render.manifests, renderer=renderer, out_dir=Path(tmp))
+    return summarize(stack, render.config, render.manifests, charts)
+
+
+def shown_path(path: Path) -> str:
+    """A folder as printed: relative to the working directory, so no home or checkout path shows."""
+    return os.path.relpath(path, Path.cwd())
 
 
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("stack")
+    parser.add_argument("stack", nargs="?")
     parser.add_argument("--out", type=Path, help="output folder (default build/render/STACK)")
     parser.add_argument("--no-charts", action="store_true", help="skip rendering the charts with helm")
+    parser.add_argument("--diff", nargs=2, metavar=("STACK", "OTHER"),
+                        help="print what differs between two stacks (renders both, writes nothing)")
     args = parser.parse_args(argv)
+    if bool(args.diff) == bool(args.stack):
+        parser.error("give either a STACK to render or --diff STACK OTHER")
+    if args.diff and (args.out or args.no_charts):
+        parser.error("--diff takes no --out or --no-charts")
+
+    from scripts.render_charts import ChartRenderError
+
     try:
+        if args.diff:
+            return _diff(*args.diff)
         render = render_stack(args.stack)
+        out_dir = args.out or REPO_ROOT / "build" / "render" / args.stack
+        summary = write_render(render, out_dir, charts=not args.no_charts)
     except FileNotFoundError as error:
         print(f"render: {error}", file=sys.stderr)
         return 2
     except pulumi.RunError as error:
         print(str(error), file=sys.stderr)
         return 1
-    out_dir = args.out or REPO_ROOT / "build" / "render" / args.stack
-    from scripts.render_charts import ChartRenderError
-
-    try:
-        write_render(render, out_dir, charts=not args.no_charts)
     except ChartRenderError as error:
         print(f"render: {error}", file=sys.stderr)
         return 1
-    rows = summary_rows(render)
-    width = [max(len(row[i]) for row in rows + [("COMPONENT", "KIND", "NAMESPACE/NAME")]) for i in range(3)]
-    for row in [("COMPONENT", "KIND", "NAMESPACE/NAME")] + rows:
-        print("  ".join(cell.ljust(width[i]) for i, cell in enumerate(row)).rstrip())
-    print(f"\n{len(rows)} objects of stack {args.stack} written to {out_dir.relative_to(REPO_ROOT) if out_dir.is_relative_to(REPO_ROOT) else out_dir}")
+    where = shown_path(out_dir)
+    print(summary, end="")
+    print(f"\n{len(summary_rows(render))} objects of stack {args.stack} written to {where}, "
+          f"listed in {where}/objects.md")
+    return 0
+
+
+def _diff(stack: str, other: str) -> int:
+    from scripts.render_charts import Renderer
+    from scripts.render_summary import diff_summaries
+
+    for name in (stack, other):
+        stack_config(name)  # an unknown stack fails before anything renders
+    with Renderer(REPO_ROOT) as renderer:
+        summaries = [stack_summary(name, renderer) for name in (stack, other)]
+    print(diff_summaries(*summaries), end="")
     return 0
 
 

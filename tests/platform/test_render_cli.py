@@ -1,4 +1,4 @@
-"""`make render`: the offline render's command line, on a copy of the project."""
+"""`make render` and `make diff-stacks`: the offline render's command line, on a copy of the project."""
 import os
 import shutil
 import subprocess
@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 PROJECT_FILES = ["__main__.py", "config.py", "Pulumi.yaml", "Pulumi.dev.yaml", "components", "charts", "scripts"]
 
@@ -15,10 +16,8 @@ def tools_of_this_checkout(tool, monkeypatch):
     monkeypatch.setenv("PLATFORM_OPS_TOOLS", str(Path(tool("helm")).parent))
 
 
-@pytest.fixture
-def project(repo_root, tmp_path):
-    copy = tmp_path / "project"
-    copy.mkdir()
+def copy_project(repo_root: Path, copy: Path) -> Path:
+    copy.mkdir(parents=True)
     for name in PROJECT_FILES:
         source = repo_root / name
         if source.is_dir():
@@ -28,31 +27,147 @@ def project(repo_root, tmp_path):
     return copy
 
 
-def run_render(project, *args):
-    return subprocess.run([sys.executable, "scripts/render.py", *args], cwd=project, env=os.environ,
+@pytest.fixture
+def project(repo_root, tmp_path):
+    return copy_project(repo_root, tmp_path / "project")
+
+
+def run_render(project, *args, env=None):
+    return subprocess.run([sys.executable, "scripts/render.py", *args], cwd=project, env=env or os.environ,
                           capture_output=True, text=True, timeout=300)
 
 
-def test_render_writes_yaml_and_prints_a_summary(project):
+def table(lines: list[str], header_start: str) -> list[list[str]]:
+    """Cells of the markdown table whose header line starts with `header_start`, header included."""
+    start = next(i for i, line in enumerate(lines) if line.startswith(header_start))
+    rows = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip("|").split(" | ")])
+    return [rows[0]] + rows[2:]
+
+
+def padded(rows: list[list[str]]) -> list[str]:
+    """A markdown table with every column as wide as its widest cell."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    line = lambda row: "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |"  # noqa: E731
+    return [line(rows[0]), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in rows[1:]]
+
+
+def expected_service_row(project: Path, service: str, stack: str) -> list[str]:
+    """A services-table row as the chart's values for `stack` say it, read as Helm merges them."""
+    from config import merged_values
+
+    chart_dir = project / "charts" / service
+    values = merged_values(chart_dir, ["values.yaml", f"values-{stack}.yaml"])
+    chart = yaml.safe_load((chart_dir / "Chart.yaml").read_text())
+    requests, limits = values["resources"].get("requests", {}), values["resources"].get("limits", {})
+    ingress = values.get("ingress") or {}
+    host, tls = "-", "-"
+    if ingress.get("enabled"):
+        host = ingress["host"]
+        tls = ingress["tlsSecretName"]
+        if ingress.get("clusterIssuer"):
+            tls += f" (issuer {ingress['clusterIssuer']})"
+    return [service, f"{chart['name']}-{chart['version']}", values["image"]["repository"], str(values["image"]["tag"]),
+            str(values["replicaCount"]),
+            f"{requests.get('cpu', '-')} / {limits.get('cpu', '-')}",
+            f"{requests.get('memory', '-')} / {limits.get('memory', '-')}",
+            host, tls]
+
+
+SERVICES_HEADER = ["service", "chart", "image", "tag", "replicas", "cpu request/limit", "memory request/limit",
+                   "hosts", "TLS"]
+
+
+def add_stack_like_dev(project: Path, name: str) -> None:
+    """A stack `name` whose stack file and chart values are dev's."""
+    shutil.copy2(project / "Pulumi.dev.yaml", project / f"Pulumi.{name}.yaml")
+    for chart in (project / "charts").iterdir():
+        if (chart / "values-dev.yaml").is_file():
+            shutil.copy2(chart / "values-dev.yaml", chart / f"values-{name}.yaml")
+
+
+def replace_in(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert text.count(old) == 1, f"{path.name}: {old!r}"
+    path.write_text(text.replace(old, new))
+
+
+# --- make render ------------------------------------------------------------------------------------
+
+def test_render_writes_the_objects_the_charts_and_the_summary(project):
+    result = run_render(project, "dev")
+    assert result.returncode == 0, result.stderr
+    objects = table((project / "build/render/dev/objects.md").read_text().splitlines(), "| component ")[1:]
+    assert result.stdout.splitlines()[-1] == (
+        f"{len(objects)} objects of stack dev written to build/render/dev, listed in build/render/dev/objects.md")
+    written = {p.name for p in (project / "build/render/dev").iterdir()}
+    fixed = {"charts", "installs.yaml", "objects.md", "outputs.yaml", "summary.md"}
+    assert fixed | {"apps.yaml", "gitops.yaml", "ingress.yaml", "prometheus.yaml"} <= written
+    assert written - fixed <= {f"{component}.yaml" for component, _, _ in objects}
+    charts = sorted(p.name for p in (project / "build/render/dev/charts").iterdir())
+    assert charts == ["api-node.yaml", "core-go.yaml", "worker-python.yaml"]
+
+
+def test_summary_of_dev_lists_each_service_as_its_chart_values_say(project):
     result = run_render(project, "dev")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["COMPONENT", "KIND", "NAMESPACE/NAME"]
-    assert "gitops      Application        argocd/api-node" in lines
-    assert lines[-1] == "17 objects of stack dev written to build/render/dev"
-    written = sorted(p.name for p in (project / "build/render/dev").iterdir())
-    assert written == ["apps.yaml", "argocd.yaml", "charts", "gitops.yaml", "ingress.yaml", "installs.yaml",
-                       "outputs.yaml", "prometheus.yaml"]
-    charts = sorted(p.name for p in (project / "build/render/dev/charts").iterdir())
-    assert charts == ["api-node.yaml", "core-go.yaml", "worker-python.yaml"]
+    services = sorted(p.name for p in (project / "charts").iterdir() if (p / "values-dev.yaml").is_file())
+    expected = padded([SERVICES_HEADER] + [expected_service_row(project, s, "dev") for s in services])
+    assert lines[:2 + len(expected)] == ["## Stack dev: what should be running", ""] + expected
+
+
+def test_summary_of_dev_lists_the_platform_parts_from_its_stack_file(project):
+    result = run_render(project, "dev")
+    assert result.returncode == 0, result.stderr
+    config = yaml.safe_load((project / "Pulumi.dev.yaml").read_text())["config"]
+    cluster, prometheus = config["platform-ops:cluster"], config["platform-ops:prometheus"]
+    node_image, _, digest = cluster["nodeImage"].partition("@sha256:")
+    parts = dict(table(result.stdout.splitlines(), "| platform part "))
+    assert parts.pop("platform part") == "setting"
+    assert parts["cluster"] == (f"kind cluster {cluster['name']} (node {node_image}@sha256:{digest[:12]}, "
+                                f"host ports {cluster['httpPort']}/{cluster['httpsPort']})")
+    assert parts["ingress class"] == "nginx"
+    assert parts["Argo CD"] == f"{config['platform-ops:argocd']['version']}, namespace argocd"
+    assert parts["Prometheus"] == (f"{prometheus['version']}, retention {prometheus['retention']}, "
+                                   f"scrape every {prometheus['scrapeInterval']}")
+    assert parts["Prometheus scrapes"] == "namespaces: default; apps: api-node, core-go, worker-python"
+
+
+def test_summary_puts_services_first_then_platform_parts_and_leaves_the_objects_to_objects_md(project):
+    result = run_render(project, "dev")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    services_at = lines.index(next(line for line in lines if line.startswith("| service ")))
+    platform_at = lines.index(next(line for line in lines if line.startswith("| platform part ")))
+    assert services_at < platform_at
+    assert "Namespace (patch)" not in result.stdout
+    objects = (project / "build/render/dev/objects.md").read_text().splitlines()
+    assert objects[0] == f"## Stack dev: objects the program registers ({len(table(objects, '| component ')) - 1})"
+    assert [cells for cells in table(objects, "| component ") if cells[0] == "gitops"] == [
+        ["gitops", "AppProject", "argocd/platform-ops"],
+        ["gitops", "Application", "argocd/api-node"],
+        ["gitops", "Application", "argocd/core-go"],
+        ["gitops", "Application", "argocd/worker-python"],
+    ]
+
+
+def test_summary_md_holds_exactly_the_printed_tables(project):
+    result = run_render(project, "dev")
+    assert result.returncode == 0, result.stderr
+    summary = (project / "build/render/dev/summary.md").read_text()
+    assert result.stdout == summary + "\n" + result.stdout.splitlines()[-1] + "\n"
 
 
 def test_render_is_byte_identical_across_runs(project):
     first, second = project / "first", project / "second"
     assert run_render(project, "dev", "--out", str(first)).returncode == 0
     assert run_render(project, "dev", "--out", str(second)).returncode == 0
-    files = sorted(p.relative_to(first) for p in first.rglob("*.yaml"))
-    assert len(files) == 10
+    files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
+    assert {Path("summary.md"), Path("objects.md"), Path("outputs.yaml"), Path("charts/core-go.yaml")} <= set(files)
     for path in files:
         assert (first / path).read_bytes() == (second / path).read_bytes(), path
 
@@ -90,3 +205,55 @@ def test_a_chart_that_does_not_render_fails_the_render_and_writes_nothing(projec
     assert result.stderr.startswith("render: ")
     assert "core-go" in result.stderr
     assert not (project / "build/render/dev").exists()
+
+
+# --- make diff-stacks -----------------------------------------------------------------------------------
+
+def test_diff_of_two_stacks_shows_exactly_the_one_service_field_that_differs(project):
+    add_stack_like_dev(project, "qa")
+    replace_in(project / "charts/core-go/values-qa.yaml", "replicaCount: 1", "replicaCount: 2")
+    result = run_render(project, "--diff", "dev", "qa")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[:10] == [
+        "## Stack dev vs stack qa",
+        "",
+        f"1 of 3 services differ; 0 of {len(table(lines, '| platform part ')) - 1} platform parts differ.",
+        "",
+        "| service       | field      | dev       | qa        |",
+        "|---------------|------------|-----------|-----------|",
+        "| api-node      | all fields | identical | identical |",
+        "| core-go       | replicas   | 1         | 2         |",
+        "| worker-python | all fields | identical | identical |",
+        "",
+    ]
+    parts = table(lines, "| platform part ")
+    assert parts[0] == ["platform part", "dev", "qa"]
+    assert [cells[1:] for cells in parts[1:]] == [["identical", "identical"]] * (len(parts) - 1)
+    assert not (project / "build").exists()
+
+
+def test_diff_of_two_stacks_shows_exactly_the_one_platform_part_that_differs(project):
+    add_stack_like_dev(project, "qa")
+    replace_in(project / "Pulumi.qa.yaml", "retention: 2d", "retention: 7d")
+    result = run_render(project, "--diff", "dev", "qa")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [cells for cells in table(lines, "| service ")[1:] if cells[1:] != ["all fields", "identical", "identical"]] == []
+    version = yaml.safe_load((project / "Pulumi.dev.yaml").read_text())["config"]["platform-ops:prometheus"]["version"]
+    differing = [cells for cells in table(lines, "| platform part ")[1:] if cells[1:] != ["identical", "identical"]]
+    assert differing == [["Prometheus", f"{version}, retention 2d, scrape every 30s",
+                          f"{version}, retention 7d, scrape every 30s"]]
+
+
+def test_diff_of_an_unknown_stack_is_refused_before_any_render(project):
+    result = run_render(project, "--diff", "dev", "qa")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "render: Pulumi.qa.yaml: no such stack file"
+    assert result.stdout == ""
+
+
+def test_render_wants_a_stack_or_two_stacks_to_diff(project):
+    result = run_render(project)
+    assert result.returncode == 2
+    assert "give either a STACK to render or --diff STACK OTHER" in result.stderr
