@@ -20,8 +20,36 @@ TOOL_STAMPS := $(TOOLS)/.helm-$(HELM_VERSION) \
                $(TOOLS)/.prometheus-$(PROMETHEUS_VERSION) \
                $(TOOLS)/.actionlint-$(ACTIONLINT_VERSION)
 
+# The real-cluster tier: a Kubernetes control plane with fake nodes, the Pulumi engine and
+# the upstream artifacts the program installs, each from its Go module (scripts/build-tool.sh).
+# Kept apart from .tools/bin, which is on PATH: `make up` must use the user's own Pulumi.
+TESTBED := $(CURDIR)/.tools/testbed
+KUBERNETES_VERSION := v1.37.2
+ETCD_VERSION := v3.7.3
+KWOK_VERSION := v0.8.0
+# The newest Pulumi CLI the module proxy serves (3.272 and 3.273 are refused).
+PULUMI_VERSION := v3.274.1
+# The Python language host is only served inside this old SDK module.
+PULUMI_LANGUAGE_PYTHON_VERSION := v3.68.0
+# The newest Kubernetes provider the proxy serves: a pseudo-version of v4.25.0.
+PULUMI_KUBERNETES_VERSION := v4.25.0
+PULUMI_KUBERNETES_MODULE_VERSION := v4.0.0-20260115033456-f47bc2d6f199
+# Upstream artifacts as the stacks pin them; the tier installs them from these local mirrors.
+ARGOCD_VERSION := v3.5.7
+CERT_MANAGER_VERSION := v1.21.2
+
+TESTBED_STAMPS := $(TESTBED)/.kubernetes-$(KUBERNETES_VERSION) \
+                  $(TESTBED)/.etcd-$(ETCD_VERSION) \
+                  $(TESTBED)/.kwok-$(KWOK_VERSION) \
+                  $(TESTBED)/.pulumi-$(PULUMI_VERSION) \
+                  $(TESTBED)/.pulumi-language-python-$(PULUMI_LANGUAGE_PYTHON_VERSION) \
+                  $(TESTBED)/.pulumi-resource-kubernetes-$(PULUMI_KUBERNETES_VERSION) \
+                  $(TESTBED)/.mirror-argocd-$(ARGOCD_VERSION) \
+                  $(TESTBED)/.mirror-cert-manager-$(CERT_MANAGER_VERSION)
+
 export PATH := $(TOOLS):$(VENV)/bin:$(PATH)
 export PLATFORM_OPS_TOOLS := $(TOOLS)
+export PLATFORM_OPS_TESTBED := $(TESTBED)
 # Pulumi's backend for up and destroy: the user's PULUMI_BACKEND_URL when set, otherwise a file
 # backend inside the repository. Pulumi gets it in its environment, never through `pulumi login`,
 # which would change the current backend of every other project of the user.
@@ -30,14 +58,17 @@ PULUMI_BACKEND := $(or $(PULUMI_BACKEND_URL),file://$(PULUMI_STATE_DIR))
 # Pulumi asks before it changes anything, except where nobody can answer: CI, or no terminal on stdin.
 PULUMI_YES = $(if $(filter-out false 0,$(CI)),--yes,$(shell [ -t 0 ] || echo --yes))
 
-.PHONY: help venv tools test render up destroy bench clean
+.PHONY: help venv tools testbed test test-offline test-cluster render diff-stacks up destroy bench clean
 
 help:
 	@printf '%-41s%s\n' \
 	  'make help' 'this list' \
 	  'make venv' 'create .venv from the pinned requirements.txt' \
 	  'make tools' 'build the pinned tools into .tools/bin' \
-	  'make test' 'install what the tests need and run them' \
+	  'make testbed' 'build the real-cluster tier'"'"'s control plane and Pulumi engine' \
+	  'make test' 'install what the tests need and run every tier' \
+	  'make test-offline' 'the unit and rendered tiers: no cluster' \
+	  'make test-cluster' 'the real-cluster tier alone' \
 	  'make render STACK=dev' 'offline render of STACK into build/render/STACK' \
 	  'make diff-stacks STACK=dev STACK2=prod' 'what differs between two stacks' \
 	  'make up STACK=dev' 'build the platform for STACK (dev: a local Kind cluster)' \
@@ -75,11 +106,57 @@ $(TOOLS)/.actionlint-$(ACTIONLINT_VERSION):
 
 tools: $(TOOL_STAMPS)
 
-test: venv tools
+BUILD_TOOL = TOOLS=$(TESTBED) scripts/build-tool.sh
+
+$(TESTBED)/.kubernetes-$(KUBERNETES_VERSION):
+	$(BUILD_TOOL) kubernetes $(KUBERNETES_VERSION)
+	touch $@
+
+$(TESTBED)/.etcd-$(ETCD_VERSION):
+	$(BUILD_TOOL) etcd $(ETCD_VERSION)
+	touch $@
+
+$(TESTBED)/.kwok-$(KWOK_VERSION):
+	$(BUILD_TOOL) kwok $(KWOK_VERSION)
+	touch $@
+
+$(TESTBED)/.pulumi-$(PULUMI_VERSION):
+	$(BUILD_TOOL) pulumi $(PULUMI_VERSION)
+	touch $@
+
+$(TESTBED)/.pulumi-language-python-$(PULUMI_LANGUAGE_PYTHON_VERSION):
+	$(BUILD_TOOL) pulumi-language-python $(PULUMI_LANGUAGE_PYTHON_VERSION) $(PULUMI_VERSION)
+	touch $@
+
+$(TESTBED)/.pulumi-resource-kubernetes-$(PULUMI_KUBERNETES_VERSION):
+	$(BUILD_TOOL) pulumi-resource-kubernetes $(PULUMI_KUBERNETES_VERSION) $(PULUMI_KUBERNETES_MODULE_VERSION)
+	touch $@
+
+$(TESTBED)/.mirror-argocd-$(ARGOCD_VERSION):
+	$(BUILD_TOOL) mirror-argocd $(ARGOCD_VERSION)
+	touch $@
+
+$(TESTBED)/.mirror-cert-manager-$(CERT_MANAGER_VERSION):
+	$(BUILD_TOOL) mirror-cert-manager $(CERT_MANAGER_VERSION)
+	touch $@
+
+testbed: $(TESTBED_STAMPS)
+
+test: venv tools testbed
 	$(PY) -m pytest
+
+test-offline: venv tools
+	$(PY) -m pytest --ignore=tests/cluster
+
+test-cluster: venv tools testbed
+	$(PY) -m pytest tests/cluster
 
 render: venv $(TOOLS)/.helm-$(HELM_VERSION)
 	$(PY) scripts/render.py $(STACK)
+
+STACK2 ?= prod
+diff-stacks: venv $(TOOLS)/.helm-$(HELM_VERSION)
+	$(PY) scripts/render.py --diff $(STACK) $(STACK2)
 
 # up and destroy check before they install anything: the tools, then .venv, then the stack's
 # cluster access (destroy too: `pulumi destroy` does not run the program, which checks it).
@@ -101,7 +178,7 @@ destroy:
 	$(if $(filter file://$(PULUMI_STATE_DIR),$(PULUMI_BACKEND)),mkdir -p $(PULUMI_STATE_DIR))
 	pulumi destroy --stack $(STACK) $(PULUMI_YES)
 
-bench: venv tools
+bench: venv tools testbed
 	$(PY) bench/run.py
 
 clean:

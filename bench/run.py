@@ -69,6 +69,7 @@ BENCHES = {
     "charts": bench_charts,
     "promote": bench_script("promote.py"),
     "prometheus": bench_script("prometheus_discovery.py"),
+    "cluster": bench_script("cluster.py"),
     "tests": bench_tests,
 }
 

@@ -36,7 +36,7 @@ from pulumi.runtime import mocks, rpc  # noqa: E402
 from pulumi.runtime.stack import run_pulumi_func  # noqa: E402
 from pulumi.runtime.sync_await import _sync_await  # noqa: E402
 
-from config import PROJECT  # noqa: E402
+from config import OFFLINE_RENDER_ENV, PROJECT  # noqa: E402
 
 REDACTED = "[secret]"
 K8S_PROVIDER_TYPE = "pulumi:providers:kubernetes"
@@ -238,12 +238,15 @@ def stack_config(stack: str, repo_root: Path = REPO_ROOT) -> dict:
     return (yaml.safe_load(path.read_text()) or {}).get("config") or {}
 
 
-def render_stack(stack: str, config: Optional[dict] = None, secrets: Optional[dict] = None) -> Render:
+def render_stack(stack: str, config: Optional[dict] = None, secrets: Optional[dict] = None,
+                 offline: bool = True) -> Render:
     """Run the program for `stack` under mocks.
 
     `config` replaces the stack file's config block (keys like
     "platform-ops:argocd"); `secrets` adds secret settings by key without the
-    project prefix. Encrypted values in the stack file render as "[secret]"."""
+    project prefix. Encrypted values in the stack file render as "[secret]".
+    With `offline=False` the program does what a real run does before it
+    registers anything: check cluster access and fetch and verify sources."""
     raw = stack_config(stack) if config is None else config
     values: dict[str, str] = {}
     secret_keys: list[str] = []
@@ -260,7 +263,15 @@ def render_stack(stack: str, config: Optional[dict] = None, secrets: Optional[di
     program_globals: dict = {}
 
     def program() -> None:
-        program_globals.update(runpy.run_path(main, run_name="__pulumi_program__"))
+        previous = os.environ.pop(OFFLINE_RENDER_ENV, None)
+        if offline:
+            os.environ[OFFLINE_RENDER_ENV] = "1"
+        try:
+            program_globals.update(runpy.run_path(main, run_name="__pulumi_program__"))
+        finally:
+            os.environ.pop(OFFLINE_RENDER_ENV, None)
+            if previous is not None:
+                os.environ[OFFLINE_RENDER_ENV] = previous
 
     render = run_under_mocks(program, stack, values, secret_keys)
     render.config = _platform_config(stack, raw, program_globals)

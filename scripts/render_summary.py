@@ -40,21 +40,35 @@ def _cluster(settings: Any) -> str:
 
 
 def _ingress_controller(settings: Any) -> str:
-    if not getattr(settings, "installed", True) or not getattr(settings, "chart_version", None):
-        return f"{getattr(settings, 'controller', 'external')}: the cluster's own, not installed by the platform"
-    chart = getattr(settings, "chart", None)
-    source = f"{chart}@{settings.chart_version}" if chart else settings.chart_version
-    return f"NGINX Ingress Controller, chart {source}, namespace {settings.namespace}"
+    if not settings.installed:
+        return "the cluster's own, not installed by the platform"
+    return f"NGINX Ingress Controller, chart {settings.chart}@{settings.chart_version}, namespace {settings.namespace}"
+
+
+def _issuer(issuer: Any) -> str:
+    if issuer.type == "acme":
+        return f"{issuer.name}: ACME {issuer.server}, account {issuer.email}"
+    return f"{issuer.name}: self-signed CA made in the cluster"
+
+
+def _registry(settings: Any) -> str:
+    if not settings.has_credentials:
+        return f"{settings.server}, anonymous pulls (no registryToken)"
+    return f"{settings.server}, pull secret {settings.secret_name}"
 
 
 PLATFORM_PARTS: tuple[tuple[str, Callable[[Any, Sequence[dict]], Optional[str]]], ...] = (
     ("cluster", lambda cfg, objects: _cluster(cfg.cluster)),
     ("ingress controller", lambda cfg, objects: _ingress_controller(cfg.ingress)),
     ("ingress class", lambda cfg, objects: cfg.ingress.class_name),
-    ("Argo CD", lambda cfg, objects: f"{cfg.argocd.version}, namespace {cfg.argocd.namespace}"),
+    ("Argo CD", lambda cfg, objects: f"{cfg.argocd.version}, namespace {cfg.argocd.namespace}, "
+                                     f"reconciles every {cfg.argocd.reconciliation_timeout}"),
+    ("cert-manager", lambda cfg, objects: f"{cfg.cert_manager.version}, chart {cfg.cert_manager.chart}, "
+                                          f"namespace {cfg.cert_manager.namespace}"),
+    ("certificate issuer", lambda cfg, objects: _issuer(cfg.cert_manager.issuer)),
     ("Git source", lambda cfg, objects: f"{cfg.gitops.repo_url} at {cfg.gitops.target_revision}"),
     ("app namespace", lambda cfg, objects: cfg.gitops.namespace),
-    ("image registry", lambda cfg, objects: f"{cfg.registry.server}, pull secret {cfg.registry.secret_name}"),
+    ("image registry", lambda cfg, objects: _registry(cfg.registry)),
     ("Prometheus", lambda cfg, objects: f"{cfg.prometheus.version}, retention {cfg.prometheus.retention}, "
                                         f"scrape every {cfg.prometheus.scrape_interval}"),
     ("Prometheus resources", lambda cfg, objects: f"cpu {cfg.prometheus.cpu_request} / {NONE}, "

@@ -131,7 +131,13 @@ def test_summary_of_dev_lists_the_platform_parts_from_its_stack_file(project):
     assert parts["cluster"] == (f"kind cluster {cluster['name']} (node {node_image}@sha256:{digest[:12]}, "
                                 f"host ports {cluster['httpPort']}/{cluster['httpsPort']})")
     assert parts["ingress class"] == "nginx"
-    assert parts["Argo CD"] == f"{config['platform-ops:argocd']['version']}, namespace argocd"
+    argocd, cert_manager = config["platform-ops:argocd"], config["platform-ops:certManager"]
+    assert parts["Argo CD"] == (f"{argocd['version']}, namespace argocd, "
+                                f"reconciles every {argocd['reconciliationTimeout']}")
+    assert parts["cert-manager"] == (f"{cert_manager['version']}, chart oci://quay.io/jetstack/charts/cert-manager, "
+                                     "namespace cert-manager")
+    assert parts["certificate issuer"] == "platform-ca: self-signed CA made in the cluster"
+    assert parts["image registry"] == "ghcr.io, anonymous pulls (no registryToken)"
     assert parts["Prometheus"] == (f"{prometheus['version']}, retention {prometheus['retention']}, "
                                    f"scrape every {prometheus['scrapeInterval']}")
     assert parts["Prometheus scrapes"] == "namespaces: default; apps: api-node, core-go, worker-python"
