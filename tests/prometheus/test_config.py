@@ -50,10 +50,18 @@ def test_scrape_config_follows_the_discovery_contract(prometheus_render):
 def test_each_stack_scrapes_its_app_namespace_and_chart_apps(prometheus_render, stack):
     render = prometheus_render(stack)
     config = yaml.safe_load(render.config_map_data["prometheus.yml"])
+    args = program_args(stack)
     job = config["scrape_configs"][1]
-    assert job["kubernetes_sd_configs"][0]["namespaces"]["names"] == sorted({s.namespace for s in render.chart_sources})
-    assert job["relabel_configs"][1]["regex"] == "|".join(s.service for s in render.chart_sources)
-    assert config["global"]["scrape_interval"] == program_args(stack).settings.scrape_interval
+    # The Argo CD Applications register in no fixed order: compare them as sets, and the config's
+    # lists with what the program passes, in the program's own order.
+    namespaces = job["kubernetes_sd_configs"][0]["namespaces"]["names"]
+    assert namespaces == list(args.app_namespaces)
+    assert set(namespaces) == {s.namespace for s in render.chart_sources}
+    apps = job["relabel_configs"][1]["regex"].split("|")
+    assert apps == list(args.apps)
+    assert len(apps) == len(set(apps)) == len(render.chart_sources)
+    assert set(apps) == {s.service for s in render.chart_sources}
+    assert config["global"]["scrape_interval"] == args.settings.scrape_interval
 
 
 @pytest.mark.parametrize("stack", STACKS)
