@@ -10,6 +10,9 @@ holding the same target groups.
 
 Pod IPs are loopback addresses (127.0.0.x) and every container port is a free port on that
 address where a small HTTP server serves the metrics the real app serves.
+
+The proof runs a copy of the ConfigMap that scrapes and evaluates every second instead of every
+30s (`with_interval`); `timing_differences` shows that the copy changes nothing else.
 """
 from __future__ import annotations
 
@@ -323,6 +326,66 @@ def with_file_sd(config: dict, sd_dir: Path, self_address: str) -> tuple[dict, d
     return config, files
 
 
+# --- a copy of the ConfigMap that runs faster -------------------------------------------------------
+
+# The interval of the proof's copy of the ConfigMap: at the stacks' 30s, the proof would wait
+# minutes for two samples of each target.
+PROOF_INTERVAL = "1s"
+
+
+def with_interval(config_map_data: dict[str, str], interval: str) -> dict[str, str]:
+    """The ConfigMap's files with every scrape and evaluation interval, and every scrape timeout
+    present, set to `interval`; the rule files and every other key as rendered."""
+    config = yaml.safe_load(config_map_data["prometheus.yml"])
+    settings = config.setdefault("global", {})
+    settings["scrape_interval"] = settings["evaluation_interval"] = interval
+    for section in [settings] + list(config.get("scrape_configs") or []):
+        for key in ("scrape_interval", "scrape_timeout"):
+            if key in section:
+                section[key] = interval
+    return {**config_map_data, "prometheus.yml": yaml.safe_dump(config, sort_keys=False)}
+
+
+def _differences(path: str, before, after) -> Iterator[tuple[str, str]]:
+    """(path, what changed) for every leaf where `after` differs from `before`."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        for key in list(before) + [k for k in after if k not in before]:
+            where = f"{path}.{key}" if path else str(key)
+            if key not in after:
+                yield where, f"removed (was {before[key]!r})"
+            elif key not in before:
+                yield where, f"added ({after[key]!r})"
+            else:
+                yield from _differences(where, before[key], after[key])
+    elif isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+        for index, (b, a) in enumerate(zip(before, after)):
+            yield from _differences(f"{path}[{index}]", b, a)
+    elif before != after or type(before) is not type(after):
+        yield path, f"{before!r} -> {after!r}"
+
+
+def _is_timing_key(path: str) -> bool:
+    return bool(re.fullmatch(r"global\.(scrape_interval|scrape_timeout|evaluation_interval)"
+                             r"|scrape_configs\[\d+\]\.(scrape_interval|scrape_timeout)", path))
+
+
+def timing_differences(rendered: dict[str, str], copy_: dict[str, str]) -> tuple[list[str], list[str]]:
+    """How `copy_` differs from the `rendered` ConfigMap files: (changes of timing keys of
+    prometheus.yml, every other change), each sorted. Files are compared as the YAML documents
+    they hold."""
+    timing, other = [], []
+    for name in sorted(set(rendered) | set(copy_)):
+        if name not in copy_:
+            other.append(f"{name}: missing")
+        elif name not in rendered:
+            other.append(f"{name}: added")
+        else:
+            for path, change in _differences("", yaml.safe_load(rendered[name]), yaml.safe_load(copy_[name])):
+                line = f"{name}: {path}: {change}"
+                (timing if name == "prometheus.yml" and _is_timing_key(path) else other).append(line)
+    return sorted(timing), sorted(other)
+
+
 # --- the apps: /metrics servers with the metric names the real apps export ---------------------------
 
 class AppMetrics:
@@ -405,7 +468,9 @@ def metrics_server(ip: str, app: str) -> Iterator[ThreadingHTTPServer]:
     """A /metrics server of `app` on a free port of `ip`, stopped on exit."""
     server = ThreadingHTTPServer((ip, 0), _Handler)
     server.metrics = AppMetrics(app)
-    thread = threading.Thread(target=server.serve_forever, name=f"{app}@{ip}", daemon=True)
+    # A short poll interval: shutdown() waits for the serving loop to notice, by default up to 0.5s.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"{app}@{ip}",
+                              daemon=True)
     thread.start()
     try:
         yield server
@@ -518,7 +583,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 class PrometheusProcess:
     """A prometheus server on loopback with its own TSDB; `stop` always ends it."""
 
-    def __init__(self, binary: str, config_file: Path, workdir: Path, port: int):
+    def __init__(self, binary: str, config_file: Path, workdir: Path, port: int, extra_args: tuple[str, ...] = ()):
         self.port = port
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = workdir / "prometheus.log"
@@ -526,7 +591,7 @@ class PrometheusProcess:
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
             [binary, f"--config.file={config_file}", f"--storage.tsdb.path={workdir / 'data'}",
-             f"--web.listen-address=127.0.0.1:{self.port}"],
+             f"--web.listen-address=127.0.0.1:{self.port}", *extra_args],
             stdout=self._log, stderr=subprocess.STDOUT, cwd=workdir)
 
     def log(self) -> str:
@@ -557,10 +622,11 @@ class PrometheusProcess:
     def query(self, promql: str) -> list[dict]:
         return self.get("/api/v1/query", query=promql)["data"]["result"]
 
-    def wait_for(self, what: str, check: Callable[[], object], attempts: int, pause: float = 1.0):
-        """Poll `check` until it returns something truthy, at most `attempts` times."""
+    def wait_for(self, what: str, check: Callable[[], object], timeout: float, pause: float = 0.05):
+        """Poll `check` until it returns something truthy; give up after `timeout` seconds."""
         last_error = None
-        for _ in range(attempts):
+        deadline = time.monotonic() + timeout
+        while True:
             if self.process.poll() is not None:
                 raise AssertionError(f"prometheus exited with {self.process.returncode} while waiting for "
                                      f"{what}:\n{self.log()[-3000:]}")
@@ -570,8 +636,10 @@ class PrometheusProcess:
                     return result
             except (urllib.error.URLError, ConnectionError, KeyError) as error:
                 last_error = error
+            if time.monotonic() >= deadline:
+                break
             time.sleep(pause)
-        raise AssertionError(f"gave up waiting for {what} after {attempts} polls (last error: {last_error}):\n"
+        raise AssertionError(f"gave up waiting for {what} after {timeout:g}s (last error: {last_error}):\n"
                              f"{self.log()[-3000:]}")
 
 
@@ -581,27 +649,64 @@ class DiscoveryRun:
     cluster: Cluster
     decoys: list[Decoy]
     config: dict
+    # Targets Prometheus is offered: every file_sd target and every static one.
+    offered: int
+
+    def targets_once_all_processed(self) -> dict | None:
+        """/api/v1/targets once the scrape manager holds every offered target, kept (active) or
+        dropped by relabeling; None before."""
+        targets = self.prometheus.targets()
+        processed = len(targets["activeTargets"]) + len(targets["droppedTargets"])
+        assert processed <= self.offered, f"{processed} targets processed, {self.offered} offered"
+        return targets if processed == self.offered else None
+
+    def targets_once_all_up(self) -> dict | None:
+        """/api/v1/targets once every offered target is kept or dropped and every kept one has
+        been scraped and is up; None before."""
+        targets = self.targets_once_all_processed()
+        return targets if targets and all(t["health"] == "up" for t in targets["activeTargets"]) else None
 
 
 @contextmanager
 def discovery_run(prometheus_binary: str, config_map_data: dict[str, str], chart_manifests: dict[str, list[dict]],
-                  namespace: str, workdir: Path) -> Iterator[DiscoveryRun]:
+                  namespace: str, workdir: Path, discovery_reload_interval: str | None = None
+                  ) -> Iterator[DiscoveryRun]:
     """Prometheus running the ConfigMap's files against the stand-in cluster; everything it
-    started is stopped on exit, whatever happened."""
+    started is stopped on exit, whatever happened.
+
+    `discovery_reload_interval` sets how often the scrape manager takes discovered targets
+    (--scrape.discovery-reload-interval, 5s by default): a run with a short scrape interval needs
+    it as short, or it waits 5s for its first targets."""
     config = yaml.safe_load(config_map_data["prometheus.yml"])
     sd_dir = workdir / "sd"
     sd_dir.mkdir(parents=True, exist_ok=True)
     with stand_in_cluster(chart_manifests, namespace) as (cluster, decoys):
         port = free_port()
         config, sd_files = with_file_sd(config, sd_dir, f"127.0.0.1:{port}")
+        offered = sum(len(static["targets"]) for job in config["scrape_configs"]
+                      for static in job.get("static_configs", []))
         for path, namespaces in sd_files.items():
-            path.write_text(json.dumps(file_sd_groups(cluster, namespaces), indent=1, sort_keys=True))
+            groups = file_sd_groups(cluster, namespaces)
+            offered += sum(len(g["targets"]) for g in groups)
+            path.write_text(json.dumps(groups, indent=1, sort_keys=True))
         for name, text in config_map_data.items():
             (workdir / name).write_text(text)
         config_file = workdir / "prometheus.yml"
         config_file.write_text(yaml.safe_dump(config, sort_keys=False))
-        prometheus = PrometheusProcess(prometheus_binary, config_file, workdir, port)
+        extra_args = () if discovery_reload_interval is None else (
+            f"--scrape.discovery-reload-interval={discovery_reload_interval}",)
+        prometheus = PrometheusProcess(prometheus_binary, config_file, workdir, port, extra_args)
         try:
-            yield DiscoveryRun(prometheus, cluster, decoys, config)
+            yield DiscoveryRun(prometheus, cluster, decoys, config, offered)
         finally:
             prometheus.stop()
+
+
+@contextmanager
+def proof_run(prometheus_binary: str, config_map_data: dict[str, str], chart_manifests: dict[str, list[dict]],
+              namespace: str, workdir: Path, interval: str = PROOF_INTERVAL) -> Iterator[DiscoveryRun]:
+    """`discovery_run` of the ConfigMap's files with every interval set to `interval`
+    (`with_interval`), the scrape manager taking discovered targets as often."""
+    with discovery_run(prometheus_binary, with_interval(config_map_data, interval), chart_manifests, namespace,
+                       workdir, discovery_reload_interval=interval) as run:
+        yield run

@@ -4,25 +4,36 @@ platform's apps among the Pods and EndpointSlices that the rendered charts make.
 Only the kubernetes_sd_configs block differs from the cluster: it becomes file_sd_configs whose
 target groups carry the labels Kubernetes endpointslice discovery would attach
 (tests/prometheus/discovery.py), with loopback addresses as pod IPs and a small HTTP server on
-each container port. Everything is asserted through Prometheus's HTTP API.
+each container port. So that the proof takes seconds, not minutes, Prometheus scrapes and evaluates
+rules every second instead of at the stack's interval; the test of the copy shows nothing else
+changes. Everything is asserted through Prometheus's HTTP API.
 """
 from __future__ import annotations
 
+import re
 import socket
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Iterator
 
 import pytest
 import yaml
 
-from tests.prometheus.discovery import DiscoveryRun, discovery_run
+from tests.prometheus import discovery
+from tests.prometheus.discovery import PROOF_INTERVAL, DiscoveryRun, timing_differences, with_interval
+from tests.prometheus.harness import program_args
 
 STACK = "dev"
 APPS = ["api-node", "core-go", "worker-python"]
-# Polls are one second apart. Scrapes run every 30s, and rate()-based rules need two scrapes and
-# one evaluation after them, so data shows up within about 90s; the bounds only stop a broken run.
-READY_POLLS = 120
-UP_POLLS = 180
-RULE_POLLS = 240
+# The proof runs a copy of the ConfigMap that scrapes and evaluates rules every second instead of
+# every 30s (nothing else differs: test_the_proof_changes_only_the_intervals_of_the_config), and
+# its scrape manager takes discovered targets as often. The rules' 5m rate windows need two
+# samples, so rule data shows up a few seconds after the targets.
+INTERVAL = PROOF_INTERVAL
+# Seconds; the bound only stops a broken run.
+TIMEOUT = 60
 NAME_LABEL = "app.kubernetes.io/name"
 
 
@@ -32,11 +43,7 @@ class Observed:
     active: list[dict]
     dropped: list[dict]
     error_ratio: list[dict]
-
-
-def all_up(run: DiscoveryRun):
-    active = run.prometheus.targets()["activeTargets"]
-    return active if active and all(t["health"] == "up" for t in active) else None
+    rule_groups: list[dict]
 
 
 def app_namespace(render) -> str:
@@ -44,18 +51,71 @@ def app_namespace(render) -> str:
     return namespace
 
 
+@contextmanager
+def proof_run(prometheus_binary: str, config_map_data: dict[str, str], chart_manifests, render,
+              workdir) -> Iterator[DiscoveryRun]:
+    """The ConfigMap's files, at the proof's interval, run by a ready Prometheus against the
+    stand-in cluster."""
+    with discovery.proof_run(prometheus_binary, config_map_data, chart_manifests, app_namespace(render),
+                             workdir, INTERVAL) as run:
+        run.prometheus.wait_for("Prometheus to be ready", run.prometheus.ready, TIMEOUT)
+        yield run
+
+
+def _timestamp(rfc3339: str) -> float:
+    # Prometheus gives nanoseconds; datetime takes microseconds.
+    return datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", rfc3339).replace("Z", "+00:00")).timestamp()
+
+
+def rule_groups_evaluated_since(run: DiscoveryRun, since: float) -> list[dict] | None:
+    groups = run.prometheus.get("/api/v1/rules")["data"]["groups"]
+    return groups if groups and all(_timestamp(g["lastEvaluation"]) > since for g in groups) else None
+
+
+def _without(config_map_data: dict[str, str], *dropped_sources: str) -> dict[str, str]:
+    """The ConfigMap's files without the keep rules on `dropped_sources`."""
+    config = yaml.safe_load(config_map_data["prometheus.yml"])
+    job = config["scrape_configs"][1]
+    job["relabel_configs"] = [r for r in job["relabel_configs"]
+                              if not (r.get("action") == "keep" and r["source_labels"][0] in dropped_sources)]
+    return {**config_map_data, "prometheus.yml": yaml.safe_dump(config, sort_keys=False)}
+
+
+# The keep rules the negative run leaves out: without them, the not-Running pod and the Service
+# that is not part-of the platform would be scraped.
+LEFT_OUT_KEEPS = ("__meta_kubernetes_pod_phase", "__meta_kubernetes_service_label_app_kubernetes_io_part_of")
+
+
+@dataclass
+class Runs:
+    proof: DiscoveryRun
+    without_keeps: DiscoveryRun   # the ConfigMap without LEFT_OUT_KEEPS
+
+
 @pytest.fixture(scope="module")
-def observed(prometheus_render, chart_renders, prometheus_binary, tmp_path_factory):
+def runs(prometheus_render, chart_renders, prometheus_binary, tmp_path_factory):
+    """The proof's run and the negative run, side by side: both spend their time waiting for scrapes."""
     render = prometheus_render(STACK)
-    with discovery_run(prometheus_binary, render.config_map_data, chart_renders(STACK), app_namespace(render),
-                       tmp_path_factory.mktemp("discovery")) as run:
-        p = run.prometheus
-        p.wait_for("Prometheus to be ready", p.ready, READY_POLLS)
-        active = p.wait_for("every active target to be up", lambda: all_up(run), UP_POLLS)
-        ratio = p.wait_for("the 5xx ratio of both HTTP apps",
-                           lambda: (r := p.query("job:http_requests_5xx:ratio_rate5m")) and len(r) == 2 and r,
-                           RULE_POLLS)
-        yield Observed(run, active, p.targets()["droppedTargets"], ratio)
+    with proof_run(prometheus_binary, render.config_map_data, chart_renders(STACK), render,
+                   tmp_path_factory.mktemp("discovery")) as proof, \
+         proof_run(prometheus_binary, _without(render.config_map_data, *LEFT_OUT_KEEPS), chart_renders(STACK),
+                   render, tmp_path_factory.mktemp("discovery-without-keeps")) as without_keeps:
+        yield Runs(proof, without_keeps)
+
+
+@pytest.fixture(scope="module")
+def observed(runs):
+    run = runs.proof
+    p = run.prometheus
+    targets = p.wait_for("every offered target kept or dropped, and every kept one up", run.targets_once_all_up,
+                         TIMEOUT)
+    ratio = p.wait_for("the 5xx ratio of both HTTP apps",
+                       lambda: (r := p.query("job:http_requests_5xx:ratio_rate5m")) and len(r) == 2 and r,
+                       TIMEOUT)
+    data_at = time.time()
+    groups = p.wait_for("every rule group evaluated on the recorded data",
+                        lambda: rule_groups_evaluated_since(run, data_at), TIMEOUT)
+    return Observed(run, targets["activeTargets"], targets["droppedTargets"], ratio, groups)
 
 
 def chart_objects(chart_renders, kind: str) -> dict[str, dict]:
@@ -145,30 +205,61 @@ def test_the_worker_counter_is_scraped_with_its_pod(observed):
         ("worker-python", "default", "worker-python")]
 
 
-def test_no_alert_fires_for_a_healthy_platform(observed):
-    alerts = observed.run.prometheus.get("/api/v1/alerts")["data"]["alerts"]
-    assert [a for a in alerts if a["state"] == "firing"] == []
+def test_every_rule_evaluates_and_only_the_5xx_ratio_alert_is_pending(observed):
+    # The stand-in apps' 10% of server errors is over the 5% threshold; every alert waits at least
+    # 2m before it fires, so in this short run an alert whose condition holds is pending.
+    rules = [r for g in observed.rule_groups for r in g["rules"]]
+    assert sorted((r["name"], r["health"], r.get("lastError", "")) for r in rules) == sorted(
+        (name, "ok", "") for name in (
+            "job:http_requests:rate5m", "job:http_requests_5xx:rate5m", "job:http_requests_5xx:ratio_rate5m",
+            "job:http_request_duration_seconds:p50_rate5m", "job:http_request_duration_seconds:p95_rate5m",
+            "job:http_request_duration_seconds:p99_rate5m", "AppTargetDown", "AppTargetMissing",
+            "AppHighErrorRatio", "AppHighLatencyP99", "WorkerStalled", "PrometheusConfigReloadFailed"))
+    alerts = [(r["name"], a["labels"].get("job"), a["state"]) for r in rules if r["type"] == "alerting"
+              for a in r["alerts"]]
+    assert sorted(alerts) == [("AppHighErrorRatio", "api-node", "pending"), ("AppHighErrorRatio", "core-go", "pending")]
 
 
-def _without(config_map_data: dict[str, str], *dropped_sources: str) -> dict[str, str]:
-    config = yaml.safe_load(config_map_data["prometheus.yml"])
-    job = config["scrape_configs"][1]
-    job["relabel_configs"] = [r for r in job["relabel_configs"]
-                              if not (r.get("action") == "keep" and r["source_labels"][0] in dropped_sources)]
-    return {**config_map_data, "prometheus.yml": yaml.safe_dump(config, sort_keys=False)}
+def test_the_proof_changes_only_the_intervals_of_the_config(prometheus_render):
+    rendered = prometheus_render(STACK).config_map_data
+    interval = program_args(STACK).settings.scrape_interval
+    timing, other = timing_differences(rendered, with_interval(rendered, INTERVAL))
+    assert timing == [f"prometheus.yml: global.evaluation_interval: '{interval}' -> '1s'",
+                      f"prometheus.yml: global.scrape_interval: '{interval}' -> '1s'"]
+    assert other == []
 
 
-def test_the_proof_catches_relabeling_that_lets_decoys_through(prometheus_render, chart_renders,
-                                                               prometheus_binary, tmp_path):
-    render = prometheus_render(STACK)
-    faulty = _without(render.config_map_data, "__meta_kubernetes_pod_phase",
-                      "__meta_kubernetes_service_label_app_kubernetes_io_part_of")
-    with discovery_run(prometheus_binary, faulty, chart_renders(STACK), app_namespace(render), tmp_path) as run:
-        p = run.prometheus
-        p.wait_for("Prometheus to be ready", p.ready, READY_POLLS)
-        active = p.wait_for("discovered targets", lambda: p.targets()["activeTargets"], UP_POLLS)
-        active_pods = {t["labels"].get("pod") for t in active}
-        let_through = sorted(d.reason for d in run.decoys if d.pod in active_pods)
+def test_the_interval_check_catches_any_other_change(prometheus_render):
+    rendered = prometheus_render(STACK).config_map_data
+    faulty = with_interval(rendered, INTERVAL)
+    config = yaml.safe_load(faulty["prometheus.yml"])
+    config["scrape_configs"][1]["scrape_timeout"] = "1s"
+    config["scrape_configs"][1]["relabel_configs"][3]["regex"] = "Running|Pending"
+    config["global"]["external_labels"] = {"cluster": "test"}
+    faulty["prometheus.yml"] = yaml.safe_dump(config, sort_keys=False)
+    faulty["prometheus.rules.yml"] = faulty["prometheus.rules.yml"].replace("for: 2m", "for: 2s")
+    del faulty["platform-apps.rules.yml"]
+    faulty["extra.rules.yml"] = "groups: []\n"
+    interval = program_args(STACK).settings.scrape_interval
+    timing, other = timing_differences(rendered, faulty)
+    assert timing == [f"prometheus.yml: global.evaluation_interval: '{interval}' -> '1s'",
+                      f"prometheus.yml: global.scrape_interval: '{interval}' -> '1s'",
+                      "prometheus.yml: scrape_configs[1].scrape_timeout: added ('1s')"]
+    assert other == [
+        "extra.rules.yml: added",
+        "platform-apps.rules.yml: missing",
+        "prometheus.rules.yml: groups[0].rules[0].for: '2m' -> '2s'",
+        "prometheus.yml: global.external_labels: added ({'cluster': 'test'})",
+        "prometheus.yml: scrape_configs[1].relabel_configs[3].regex: 'Running' -> 'Running|Pending'",
+    ]
+
+
+def test_the_proof_catches_relabeling_that_lets_decoys_through(runs):
+    run = runs.without_keeps
+    targets = run.prometheus.wait_for("every offered target kept or dropped", run.targets_once_all_processed,
+                                      TIMEOUT)
+    active_pods = {t["labels"].get("pod") for t in targets["activeTargets"]}
+    let_through = sorted(d.reason for d in run.decoys if d.pod in active_pods)
     assert let_through == ["Service not part-of platform-ops", "api-node pod in phase Pending"]
 
 
@@ -176,9 +267,7 @@ def test_a_failing_run_still_stops_prometheus_and_every_app_server(prometheus_re
                                                                  prometheus_binary, tmp_path):
     render = prometheus_render(STACK)
     with pytest.raises(RuntimeError, match="^test failure inside the run$"):
-        with discovery_run(prometheus_binary, render.config_map_data, chart_renders(STACK),
-                           app_namespace(render), tmp_path) as run:
-            run.prometheus.wait_for("Prometheus to be ready", run.prometheus.ready, READY_POLLS)
+        with proof_run(prometheus_binary, render.config_map_data, chart_renders(STACK), render, tmp_path) as run:
             endpoints = [(p["status"]["podIP"], cp["containerPort"]) for p in run.cluster.pods
                          for c in p["spec"]["containers"] for cp in c["ports"]]
             endpoints.append(("127.0.0.1", run.prometheus.port))
