@@ -51,6 +51,7 @@ class CertManager(pulumi.ComponentResource):
             f"{name}-namespace", metadata={"name": settings.namespace, "labels": RESTRICTED}, opts=child)
         self.install = k8s.helm.v4.Chart(
             f"{name}-install",
+            name="cert-manager",
             chart=settings.chart,
             version=settings.version,
             namespace=settings.namespace,

@@ -63,6 +63,7 @@ class Ingress(pulumi.ComponentResource):
             )
             k8s.helm.v4.Chart(
                 f"{name}-controller",
+                name="nginx-ingress",
                 chart=settings.chart,
                 version=settings.chart_version,
                 namespace=settings.namespace,

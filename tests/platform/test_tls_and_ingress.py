@@ -23,6 +23,7 @@ def test_no_tls_key_is_made_by_pulumi(rendered):
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
 def test_cert_manager_is_installed_from_a_pinned_chart_with_its_crds(rendered, stack):
     chart = rendered(stack).named("cert-manager-install").inputs
+    assert chart["name"] == "cert-manager"
     assert chart["chart"] == "oci://quay.io/jetstack/charts/cert-manager"
     assert chart["version"] == "v1.21.2"
     assert chart["namespace"] == "cert-manager"
@@ -80,6 +81,7 @@ def test_applications_wait_for_the_ingress_and_the_issuer(rendered):
 
 def test_ingress_controller_is_f5_nginx_from_a_pinned_chart(rendered):
     chart = rendered("dev").named("ingress-controller").inputs
+    assert chart["name"] == "nginx-ingress"
     assert chart["chart"] == "oci://ghcr.io/nginx/charts/nginx-ingress"
     assert chart["version"] == "2.4.4"
     assert chart["namespace"] == "nginx-ingress"

@@ -1,0 +1,142 @@
+"""The real Pulumi engine on a copy of the project, kept away from the user's
+own Pulumi: its home, backend and passphrase live in a folder of the run."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import yaml
+
+from config import PROJECT
+
+# What a Pulumi run of the program needs from the repository.
+PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "config.py", "components", "charts")
+PASSPHRASE = "platform-ops testbed"
+# Longer than any await of the provider here (a Deployment waits 10 minutes by default) would be
+# a hang; what it printed so far goes into the error.
+COMMAND_TIMEOUT_SECONDS = 300
+
+
+class PulumiError(Exception):
+    pass
+
+
+def merge_settings(stack_config: dict, overrides: dict) -> dict:
+    """The stack's config block with `overrides` ({"argocd": {"installManifest": ...}})
+    merged in, section by section."""
+    merged = dict(stack_config)
+    for section, settings in overrides.items():
+        key = f"{PROJECT}:{section}"
+        current = merged.get(key)
+        merged[key] = {**current, **settings} if isinstance(current, dict) and isinstance(settings, dict) \
+            else settings
+    return merged
+
+
+@dataclass
+class Result:
+    args: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+
+@dataclass
+class PulumiProject:
+    """One stack of a copy of the project, run by the pinned engine in `testbed`."""
+
+    testbed: Path
+    source: Path
+    workdir: Path
+    stack: str
+    python: Path
+    history: list[Result] = field(default_factory=list)
+
+    @property
+    def project(self) -> Path:
+        return self.workdir / "project"
+
+    def prepare(self, overrides: dict, secrets: Optional[dict] = None,
+                files: tuple[str, ...] = PROJECT_FILES) -> "PulumiProject":
+        """Copy the project, write the stack's settings with `overrides`, create
+        the stack on a file backend of the run and set `secrets` as secrets."""
+        self.project.mkdir(parents=True, exist_ok=True)
+        for name in files:
+            path = self.source / name
+            if path.is_dir():
+                shutil.copytree(path, self.project / name, ignore=shutil.ignore_patterns("__pycache__", "*.tgz"))
+            else:
+                shutil.copy2(path, self.project / name)
+        stack_file = self.source / f"Pulumi.{self.stack}.yaml"
+        stack_config = (yaml.safe_load(stack_file.read_text()) or {}).get("config", {}) if stack_file.exists() \
+            else {}
+        (self.project / f"Pulumi.{self.stack}.yaml").write_text(
+            yaml.safe_dump({"config": merge_settings(stack_config, overrides)}, sort_keys=False))
+        (self.workdir / "state").mkdir(exist_ok=True)
+        self.run("stack", "init")
+        for key, value in (secrets or {}).items():
+            self.run("config", "set", "--secret", f"{PROJECT}:{key}", value, secret_args=True)
+        return self
+
+    def env(self) -> dict[str, str]:
+        home = self.workdir / "home"
+        home.mkdir(exist_ok=True)
+        return {
+            "PATH": os.pathsep.join([str(self.testbed), str(self.python.parent), "/usr/local/bin", "/usr/bin",
+                                     "/bin"]),
+            "HOME": str(home),
+            "PULUMI_HOME": str(self.workdir / "pulumi-home"),
+            "PULUMI_BACKEND_URL": f"file://{self.workdir / 'state'}",
+            "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+            # The language host built here predates `virtualenv:` in Pulumi.yaml.
+            "PULUMI_PYTHON_CMD": str(self.python),
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+
+    def run(self, *args: str, check: bool = True, secret_args: bool = False) -> Result:
+        command = [str(self.testbed / "pulumi"), *args, "--stack", self.stack, "--non-interactive"]
+        shown = ["pulumi", *(args[:-1] + ("[secret]",) if secret_args else args)]
+        started = time.monotonic()
+        process = subprocess.Popen(command, cwd=self.project, env=self.env(), stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+        try:
+            stdout, stderr = process.communicate(timeout=COMMAND_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            stdout, stderr = process.communicate()
+            raise PulumiError(f"{' '.join(shown)} still running after {COMMAND_TIMEOUT_SECONDS}s, stopped:\n"
+                              f"{stdout[-6000:]}\n{stderr[-3000:]}") from None
+        result = Result(shown, process.returncode, stdout, stderr, time.monotonic() - started)
+        self.history.append(result)
+        if check and result.returncode != 0:
+            raise PulumiError(f"{' '.join(shown)} exited {result.returncode}:\n"
+                              f"{result.stdout[-6000:]}\n{result.stderr[-3000:]}")
+        return result
+
+    def preview(self, *flags: str, check: bool = True) -> Result:
+        return self.run("preview", "--diff", *flags, check=check)
+
+    def up(self, *flags: str, check: bool = True) -> Result:
+        return self.run("up", "--yes", "--skip-preview", *flags, check=check)
+
+    def destroy(self, check: bool = True) -> Result:
+        return self.run("destroy", "--yes", "--skip-preview", check=check)
+
+    def outputs(self, show_secrets: bool = False) -> dict:
+        args = ["stack", "output", "--json"] + (["--show-secrets"] if show_secrets else [])
+        return json.loads(self.run(*args).stdout)
+
+    def changes(self) -> list[str]:
+        """What a preview would change: `op type name` for each step that is not a same."""
+        steps = json.loads(self.run("preview", "--json").stdout).get("steps", [])
+        return sorted(f"{step['op']} {step['urn'].split('::')[2]} {step['urn'].split('::')[3]}"
+                      for step in steps if step["op"] != "same")

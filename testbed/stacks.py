@@ -1,0 +1,40 @@
+"""How the real-cluster tier runs the platform's own stacks on this machine."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from config import stack_file_config
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+# The contexts the staging and prod stacks name; both reach the tier's control plane.
+CONTEXTS = ["platform-staging", "platform-prod"]
+ADMIN_PASSWORD = "testbed admin password"
+REGISTRY_TOKEN = "ghp_testbedTokenNeverReal"
+# staging sets every secret the program takes, prod none.
+SECRETS = {"staging": {"registryToken": REGISTRY_TOKEN, "argocdAdminPassword": ADMIN_PASSWORD}, "prod": {}}
+
+
+def testbed_dir() -> Path:
+    """Where `make testbed` builds the control plane, the engine and the mirrors."""
+    return Path(os.environ.get("PLATFORM_OPS_TESTBED", REPO_ROOT / ".tools" / "testbed"))
+
+
+def local_sources(stack: str, testbed: Path, kubeconfig: Path) -> dict:
+    """The only settings of the stack this machine changes: cluster access and
+    upstream sources (the local mirrors, and the cluster's own ingress
+    controller, since F5's chart is not served here)."""
+    settings = stack_file_config(stack)
+    return {
+        "cluster": {"kubeconfig": str(kubeconfig)},
+        "ingress": {"controller": "external"},
+        "certManager": {"chart": str(testbed / "mirror" / f"cert-manager-{settings['certManager']['version']}")},
+        "argocd": {"installManifest": str(testbed / "mirror" / f"argocd-{settings['argocd']['version']}"
+                                          / "install.yaml")},
+    }
+
+
+def cluster_ingress_class() -> dict:
+    """The IngressClass of the cluster's own controller (ingress.controller: external)."""
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass", "metadata": {"name": "nginx"},
+            "spec": {"controller": "nginx.org/ingress-controller"}}
