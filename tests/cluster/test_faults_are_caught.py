@@ -33,18 +33,22 @@ def api_node(rendered):
         return render_application(app, renderer=renderer)
 
 
-def of_kind(manifests, kind):
-    return [copy.deepcopy(m) for m in manifests if m["kind"] == kind]
+def of_kind(manifests, kind, namespace):
+    """Copies of the manifests of one kind, moved to `namespace`."""
+    found = [copy.deepcopy(m) for m in manifests if m["kind"] == kind]
+    for manifest in found:
+        manifest["metadata"]["namespace"] = namespace
+    return found
 
 
 def test_a_pod_template_that_breaks_pod_security_restricted_fails_the_sync(cluster, namespace, api_node):
-    [deployment] = of_kind(api_node, "Deployment")
+    [deployment] = of_kind(api_node, "Deployment", namespace)
     pod = deployment["spec"]["template"]["spec"]
     pod["securityContext"].pop("runAsNonRoot", None)
     for container in pod["containers"]:
         container["securityContext"].pop("runAsNonRoot", None)
         container["securityContext"]["allowPrivilegeEscalation"] = True
-    argocd_sync.apply_as_argocd(cluster, namespace, of_kind(api_node, "ServiceAccount") + [deployment])
+    argocd_sync.apply_as_argocd(cluster, namespace, of_kind(api_node, "ServiceAccount", namespace) + [deployment])
     with pytest.raises(argocd_sync.SyncError) as caught:
         argocd_sync.deployments_available(cluster, namespace, ["api-node"], timeout=30)
     message = str(caught.value)
@@ -53,20 +57,21 @@ def test_a_pod_template_that_breaks_pod_security_restricted_fails_the_sync(clust
 
 
 def test_a_service_whose_selector_matches_no_pod_has_no_ready_endpoints(cluster, namespace, api_node):
-    argocd_sync.apply_as_argocd(cluster, namespace, of_kind(api_node, "ServiceAccount") + of_kind(api_node, "Deployment"))
+    argocd_sync.apply_as_argocd(cluster, namespace, of_kind(api_node, "ServiceAccount", namespace) + of_kind(api_node, "Deployment", namespace))
     argocd_sync.deployments_available(cluster, namespace, ["api-node"])
-    [service] = of_kind(api_node, "Service")
+    [service] = of_kind(api_node, "Service", namespace)
     service["spec"]["selector"] = {"app.kubernetes.io/name": "api-nodes"}
     argocd_sync.apply_as_argocd(cluster, namespace, [service])
     with pytest.raises(argocd_sync.SyncError) as caught:
         argocd_sync.wait_for_endpoints(cluster, namespace, [service], timeout=5)
-    assert str(caught.value) == f"Service {namespace}/api-node: no ready endpoint for port http"
+    assert str(caught.value).splitlines() == [f"Service {namespace}/api-node: no ready endpoint for port http",
+                                              f"Service {namespace}/api-node: no ready endpoint for port metrics"]
 
 
 def test_a_service_port_naming_no_container_port_has_no_ready_endpoints(cluster, namespace, api_node):
-    argocd_sync.apply_as_argocd(cluster, namespace, of_kind(api_node, "ServiceAccount") + of_kind(api_node, "Deployment"))
+    argocd_sync.apply_as_argocd(cluster, namespace, of_kind(api_node, "ServiceAccount", namespace) + of_kind(api_node, "Deployment", namespace))
     argocd_sync.deployments_available(cluster, namespace, ["api-node"])
-    [service] = of_kind(api_node, "Service")
+    [service] = of_kind(api_node, "Service", namespace)
     service["spec"]["ports"][0]["targetPort"] = "htttp"
     argocd_sync.apply_as_argocd(cluster, namespace, [service])
     with pytest.raises(argocd_sync.SyncError) as caught:
@@ -114,7 +119,7 @@ def test_a_resource_that_changes_on_every_up_is_named(cluster, testbed, tmp_path
     ''')
     project.up()
     try:
-        assert project.changes() == ["update kubernetes:core/v1:ConfigMap clock"]
+        assert project.changes() == ["replace kubernetes:core/v1:ConfigMap clock"]
         assert project.preview("--expect-no-changes", check=False).returncode != 0
     finally:
         project.destroy()
