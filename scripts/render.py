@@ -13,7 +13,6 @@ between two stacks and writes nothing.
 from __future__ import annotations
 
 import argparse
-import base64
 import contextvars
 import json
 import os
@@ -45,7 +44,6 @@ K8S_PROVIDER_TYPE = "pulumi:providers:kubernetes"
 K8S_REMOTE_COMPONENTS = {"kubernetes:helm.sh/v4:Chart", "kubernetes:yaml/v2:ConfigFile"}
 
 # What the mock engine returns for outputs that only a real deployment computes.
-MOCK_ARGOCD_ADMIN_PASSWORD = "mock-admin-password"
 MOCK_KUBECONFIG = "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n"
 
 
@@ -151,19 +149,12 @@ def manifest(registration: Registration) -> dict:
 
 
 class _RecordingMocks(pulumi.runtime.Mocks):
-    """Returns inputs as outputs, plus the few outputs only a deployment computes."""
+    """Returns inputs as outputs, plus the kind cluster's kubeconfig, which only a deployment computes."""
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         state = dict(args.inputs)
         if args.typ == "command:local:Command":
             state["stdout"] = MOCK_KUBECONFIG
-        elif args.typ == "tls:index/privateKey:PrivateKey":
-            state["privateKeyPem"] = pulumi.Output.secret("mock private key")
-        elif args.typ == "tls:index/selfSignedCert:SelfSignedCert":
-            state["certPem"] = "mock certificate"
-        elif args.typ == "kubernetes:core/v1:Secret" and args.resource_id:
-            password = base64.b64encode(MOCK_ARGOCD_ADMIN_PASSWORD.encode()).decode()
-            state["data"] = {"password": password}
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs):

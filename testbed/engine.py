@@ -47,6 +47,10 @@ class Result:
     stderr: str
     seconds: float
 
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
 
 @dataclass
 class PulumiProject:

@@ -3,6 +3,7 @@ with a message that names the object."""
 from __future__ import annotations
 
 import copy
+import hashlib
 import sys
 import textwrap
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from scripts.render_charts import Renderer, chart_applications, render_application
 from testbed import argocd_sync
 from testbed.engine import PulumiProject
+from testbed.stacks import REPO_ROOT, local_sources
 
 RESTRICTED = {"pod-security.kubernetes.io/enforce": "restricted"}
 
@@ -108,7 +110,7 @@ def test_reading_an_object_that_a_fresh_cluster_lacks_fails_the_up(cluster, test
     ''')
     result = project.up(check=False)
     assert result.returncode != 0
-    assert "resource 'argocd/argocd-initial-admin-secret' does not exist" in result.stdout + result.stderr
+    assert "resource 'argocd/argocd-initial-admin-secret' does not exist" in result.output
 
 
 def test_a_resource_that_changes_on_every_up_is_named(cluster, testbed, tmp_path):
@@ -132,3 +134,43 @@ def test_a_namespace_left_behind_is_named(cluster):
         assert cluster.namespaces_left_behind(before) == ["left-behind (Active)"]
     finally:
         cluster.kubectl("delete", "namespace", "left-behind", "--wait=false")
+
+
+def platform_stack(tmp_path, testbed, control_plane, **overrides) -> PulumiProject:
+    """The staging stack as the cycle runs it, with `overrides` ({section: settings}) on top."""
+    settings = local_sources("staging", testbed, control_plane.kubeconfig)
+    for section, values in overrides.items():
+        settings[section] = {**settings.get(section, {}), **values}
+    project = PulumiProject(testbed=testbed, source=REPO_ROOT, workdir=tmp_path, stack="staging",
+                            python=Path(sys.executable))
+    return project.prepare(settings)
+
+
+def test_pulumi_refuses_a_missing_kubeconfig_before_it_reaches_the_provider(cluster, testbed, tmp_path):
+    project = platform_stack(tmp_path, testbed, cluster, cluster={"kubeconfig": "~/.kube/missing"})
+    result = project.preview(check=False)
+    assert result.returncode != 0
+    assert "Pulumi.staging.yaml: platform-ops:cluster.kubeconfig: ~/.kube/missing does not exist" in result.output
+    assert "failed to parse kubeconfig" not in result.output
+
+
+def test_pulumi_refuses_a_context_the_kubeconfig_lacks(cluster, testbed, tmp_path):
+    project = platform_stack(tmp_path, testbed, cluster, cluster={"context": "platform-qa"})
+    result = project.preview(check=False)
+    assert result.returncode != 0
+    assert (f"Pulumi.staging.yaml: platform-ops:cluster.context: platform-qa is not a context of "
+            f"{cluster.kubeconfig} (contexts: platform-prod, platform-staging)") in result.output
+
+
+def test_pulumi_refuses_a_manifest_whose_digest_is_not_the_pinned_one(cluster, testbed, tmp_path):
+    mirror = tmp_path / "install.yaml"
+    mirror.write_text("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: not-argocd\n")
+    project = platform_stack(tmp_path / "run", testbed, cluster, argocd={"installManifest": str(mirror)})
+    before = {ns["metadata"]["name"] for ns in cluster.get("namespaces")["items"]}
+    result = project.up(check=False)
+    assert result.returncode != 0
+    assert (f"Pulumi.staging.yaml: platform-ops:argocd.installManifestSha256: {mirror} has SHA-256 "
+            f"{hashlib.sha256(mirror.read_bytes()).hexdigest()}, but "
+            "09bfbb9041b4a8503c6e4fa22cf41c403fa62be17526de353648a4551f5beb77 is pinned; nothing was applied"
+            ) in result.output
+    assert cluster.namespaces_left_behind(before) == []
