@@ -32,6 +32,14 @@ def project(repo_root, tmp_path):
     return copy_project(repo_root, tmp_path / "project")
 
 
+@pytest.fixture(scope="module")
+def dev_render(repo_root, tmp_path_factory, tool):
+    """One render of dev in its own copy of the project, for the tests that only read it."""
+    project = copy_project(repo_root, tmp_path_factory.mktemp("dev-render") / "project")
+    env = {**os.environ, "PLATFORM_OPS_TOOLS": str(Path(tool("helm")).parent)}
+    return project, run_render(project, "dev", env=env)
+
+
 def run_render(project, *args, env=None):
     return subprocess.run([sys.executable, "scripts/render.py", *args], cwd=project, env=env or os.environ,
                           capture_output=True, text=True, timeout=300)
@@ -97,8 +105,8 @@ def replace_in(path: Path, old: str, new: str) -> None:
 
 # --- make render ------------------------------------------------------------------------------------
 
-def test_render_writes_the_objects_the_charts_and_the_summary(project):
-    result = run_render(project, "dev")
+def test_render_writes_the_objects_the_charts_and_the_summary(dev_render):
+    project, result = dev_render
     assert result.returncode == 0, result.stderr
     objects = table((project / "build/render/dev/objects.md").read_text().splitlines(), "| component ")[1:]
     assert result.stdout.splitlines()[-1] == (
@@ -111,8 +119,8 @@ def test_render_writes_the_objects_the_charts_and_the_summary(project):
     assert charts == ["api-node.yaml", "core-go.yaml", "worker-python.yaml"]
 
 
-def test_summary_of_dev_lists_each_service_as_its_chart_values_say(project):
-    result = run_render(project, "dev")
+def test_summary_of_dev_lists_each_service_as_its_chart_values_say(dev_render):
+    project, result = dev_render
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     services = sorted(p.name for p in (project / "charts").iterdir() if (p / "values-dev.yaml").is_file())
@@ -120,8 +128,8 @@ def test_summary_of_dev_lists_each_service_as_its_chart_values_say(project):
     assert lines[:2 + len(expected)] == ["## Stack dev: what should be running", ""] + expected
 
 
-def test_summary_of_dev_lists_the_platform_parts_from_its_stack_file(project):
-    result = run_render(project, "dev")
+def test_summary_of_dev_lists_the_platform_parts_from_its_stack_file(dev_render):
+    project, result = dev_render
     assert result.returncode == 0, result.stderr
     config = yaml.safe_load((project / "Pulumi.dev.yaml").read_text())["config"]
     cluster, prometheus = config["platform-ops:cluster"], config["platform-ops:prometheus"]
@@ -143,8 +151,8 @@ def test_summary_of_dev_lists_the_platform_parts_from_its_stack_file(project):
     assert parts["Prometheus scrapes"] == "namespaces: default; apps: api-node, core-go, worker-python"
 
 
-def test_summary_puts_services_first_then_platform_parts_and_leaves_the_objects_to_objects_md(project):
-    result = run_render(project, "dev")
+def test_summary_puts_services_first_then_platform_parts_and_leaves_the_objects_to_objects_md(dev_render):
+    project, result = dev_render
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     services_at = lines.index(next(line for line in lines if line.startswith("| service ")))
@@ -161,8 +169,8 @@ def test_summary_puts_services_first_then_platform_parts_and_leaves_the_objects_
     ]
 
 
-def test_summary_md_holds_exactly_the_printed_tables(project):
-    result = run_render(project, "dev")
+def test_summary_md_holds_exactly_the_printed_tables(dev_render):
+    project, result = dev_render
     assert result.returncode == 0, result.stderr
     summary = (project / "build/render/dev/summary.md").read_text()
     assert result.stdout == summary + "\n" + result.stdout.splitlines()[-1] + "\n"
