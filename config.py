@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Union
 
@@ -30,8 +30,6 @@ CONFIG_KEYS = ("cluster", "ingress", "certManager", "argocd", "gitops", "registr
 NGINX_INGRESS_CHART = "oci://ghcr.io/nginx/charts/nginx-ingress"
 CERT_MANAGER_CHART = "oci://quay.io/jetstack/charts/cert-manager"
 LETSENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
-INGRESS_CONTROLLERS = ("nginx", "external")
-ISSUER_TYPES = ("selfSigned", "acme")
 DEFAULT_ISSUER_NAMES = {"selfSigned": "platform-ca", "acme": "letsencrypt"}
 
 
@@ -43,6 +41,7 @@ _PINNED_CHART_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 # A chart: an OCI reference, an HTTPS URL of a chart archive, or a local path.
 _CHART_SOURCE = re.compile(r"^(oci://\S+|https://\S+\.tgz|[^\s:]+)$")
+_CHART_RULE = "must be an oci:// reference, an https:// URL of a chart archive (.tgz) or a local path"
 # A manifest: an HTTPS URL or a local path.
 _MANIFEST_SOURCE = re.compile(r"^(https://\S+|[^\s:]+)$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -113,8 +112,9 @@ class ArgoCDSettings:
     install_manifest_sha256: str
     reconciliation_timeout: str
     namespace: str = ARGOCD_NAMESPACE
-    # pulumi.Output[str] marked secret, or None: Argo CD's own initial password.
-    admin_password: Any = None
+    # The password as text, which the program hashes (kept out of repr), or None:
+    # Argo CD keeps its own initial password.
+    admin_password: Optional[str] = field(default=None, repr=False)
     # pulumi.Output[str] marked secret, or None: no Git webhook.
     webhook_secret: Any = None
 
@@ -318,9 +318,6 @@ def _read_ingress(reader: _Reader) -> IngressSettings:
     )
 
 
-_CHART_RULE = "must be an oci:// reference, an https:// URL of a chart archive (.tgz) or a local path"
-
-
 def _read_cert_manager(reader: _Reader) -> CertManagerSettings:
     section = reader.section("certManager")
     issuer_section = reader.section("certManager.issuer", required=False, parent=section)
@@ -341,7 +338,7 @@ def _read_cert_manager(reader: _Reader) -> CertManagerSettings:
     )
     return CertManagerSettings(
         version=reader.string(section, "certManager.version", None, _PINNED_VERSION,
-                              "must be a pinned version such as v1.19.2"),
+                              "must be a pinned version such as v1.21.2"),
         chart=reader.string(section, "certManager.chart", CERT_MANAGER_CHART, _CHART_SOURCE, _CHART_RULE),
         namespace=reader.dns_label(section, "certManager.namespace", "cert-manager"),
         issuer=issuer,

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Builds one pinned Go tool into $TOOLS from its module on the Go module proxy:
-#   scripts/build-tool.sh TOOL VERSION
+# Builds one pinned Go tool into $TOOLS from its module on the Go module proxy,
+# or mirrors an upstream artifact that a Go module holds:
+#   TOOLS=DIR scripts/build-tool.sh TOOL VERSION [SECOND_VERSION]
+# (the Makefile's testbed rules say which tools take a second version, and why).
 # Modules whose go.mod points `replace` at sibling folders of their repository
 # (which are not in the module zip) are copied writable and pointed at the
 # published versions of those siblings instead.

@@ -210,7 +210,7 @@ def test_cert_manager_chart_url_must_be_a_chart_archive():
 
 def test_cert_manager_version_must_be_pinned():
     assert error_for(certManager__version="1.21") == (
-        'Pulumi.dev.yaml: platform-ops:certManager.version must be a pinned version such as v1.19.2, got "1.21"')
+        'Pulumi.dev.yaml: platform-ops:certManager.version must be a pinned version such as v1.21.2, got "1.21"')
 
 
 def test_acme_issuer_needs_an_email_and_defaults_to_the_letsencrypt_staging_server():

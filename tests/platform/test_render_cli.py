@@ -176,16 +176,6 @@ def test_summary_md_holds_exactly_the_printed_tables(dev_render):
     assert result.stdout == summary + "\n" + result.stdout.splitlines()[-1] + "\n"
 
 
-def test_render_is_byte_identical_across_runs(project):
-    first, second = project / "first", project / "second"
-    assert run_render(project, "dev", "--out", str(first)).returncode == 0
-    assert run_render(project, "dev", "--out", str(second)).returncode == 0
-    files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
-    assert {Path("summary.md"), Path("objects.md"), Path("outputs.yaml"), Path("charts/core-go.yaml")} <= set(files)
-    for path in files:
-        assert (first / path).read_bytes() == (second / path).read_bytes(), path
-
-
 def test_bad_config_fails_names_the_key_and_writes_nothing(project):
     stack_file = project / "Pulumi.dev.yaml"
     stack_file.write_text(stack_file.read_text().replace("version: v3.5.7", "version: stable"))
