@@ -179,7 +179,7 @@ destroy:
 	pulumi destroy --stack $(STACK) $(PULUMI_YES)
 
 bench: venv tools testbed
-	$(PY) bench/run.py
+	$(PY) -m bench.run
 
 clean:
 	rm -rf build .pytest_cache

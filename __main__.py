@@ -21,8 +21,9 @@ from components.kubernetes_provider import kubernetes_provider
 from components.prometheus import PrometheusStack, PrometheusStackArgs
 from components.registry import RegistryCredentials, RegistryCredentialsArgs
 from components.sources import SourceError, fetch_verified, verified_copy_path
-from config import PROJECT, ConfigError, KindClusterSettings, cluster_access_problems, offline_render, \
+from platform_ops.config import ConfigError, KindClusterSettings, cluster_access_problems, offline_render, \
     read_pulumi_config
+from platform_ops.contract import PROJECT
 
 try:
     cfg = read_pulumi_config(pulumi.get_stack())

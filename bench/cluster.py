@@ -1,7 +1,7 @@
 """The real-cluster tier's figures: control plane ready, first `pulumi up`,
 a second `up` (no changes), and `pulumi destroy`, each as a median.
 
-    .venv/bin/python bench/cluster.py [--runs 3] [--stack staging]
+    .venv/bin/python -m bench.cluster [--runs 3] [--stack staging]
 
 Each run starts its own control plane on loopback and stops it."""
 from __future__ import annotations
@@ -13,13 +13,12 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
 
-from testbed.argocd_sync import PruneOnDelete  # noqa: E402
-from testbed.controlplane import ControlPlane  # noqa: E402
-from testbed.engine import PulumiProject  # noqa: E402
-from testbed.stacks import CONTEXTS, SECRETS, cluster_ingress_class, local_sources, testbed_dir  # noqa: E402
+from platform_ops.paths import REPO_ROOT, testbed_dir
+from testbed.argocd_sync import PruneOnDelete
+from testbed.controlplane import ControlPlane
+from testbed.engine import PulumiProject
+from testbed.stacks import CONTEXTS, SECRETS, cluster_ingress_class, local_sources
 
 
 def one_run(stack: str, workdir: Path) -> dict[str, float]:

@@ -1,6 +1,6 @@
 """Times the Prometheus discovery proof (tests/prometheus/test_discovery.py) outside pytest.
 
-    python bench/prometheus_discovery.py [STACK] [--runs N]
+    .venv/bin/python -m bench.prometheus_discovery [STACK] [--runs N]
 
 Prints, per run: seconds from starting prometheus to ready, to every target up, and to the
 first 5xx-ratio recording rule result; and the whole proof (chart render, stand-in cluster,
@@ -11,20 +11,18 @@ the figures show this machine, not the interval.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
 
-from components.prometheus import CONFIG_MAP, NAMESPACE  # noqa: E402
-from scripts.render import render_stack  # noqa: E402
-from scripts.render_charts import ChartSource, Renderer, chart_applications  # noqa: E402
-from tests.prometheus.discovery import PROOF_INTERVAL, proof_run  # noqa: E402
+from platform_ops.contract import OBSERVABILITY_NAMESPACE, PROMETHEUS_CONFIG_MAP
+from platform_ops.paths import REPO_ROOT, tools_dir
+from platform_ops.render.charts import ChartSource, Renderer, chart_applications
+from platform_ops.render.program import render_stack
+from testbed.discovery_proof import PROOF_INTERVAL, proof_run
 
 # Seconds; the bound only stops a broken run.
 TIMEOUT = 120
@@ -32,7 +30,7 @@ PAUSE = 0.02
 
 
 def tool(name: str) -> str:
-    path = Path(os.environ.get("PLATFORM_OPS_TOOLS", REPO_ROOT / ".tools" / "bin")) / name
+    path = tools_dir() / name
     if not path.is_file():
         sys.exit(f"{name} is not built: run `make tools` (looked in {path.parent})")
     return str(path)
@@ -42,9 +40,9 @@ def one_run(stack: str) -> dict[str, float]:
     began = time.monotonic()
     render = render_stack(stack)
     config_maps = [m for m in render.manifests if m["kind"] == "ConfigMap"
-                   and (m["metadata"].get("namespace"), m["metadata"]["name"]) == (NAMESPACE, CONFIG_MAP)]
+                   and (m["metadata"].get("namespace"), m["metadata"]["name"]) == (OBSERVABILITY_NAMESPACE, PROMETHEUS_CONFIG_MAP)]
     if len(config_maps) != 1:
-        sys.exit(f"stack {stack} renders no ConfigMap {NAMESPACE}/{CONFIG_MAP}: is PrometheusStack wired in __main__.py?")
+        sys.exit(f"stack {stack} renders no ConfigMap {OBSERVABILITY_NAMESPACE}/{PROMETHEUS_CONFIG_MAP}: is PrometheusStack wired in __main__.py?")
     config_map = config_maps[0]
     sources = [ChartSource.from_application(a) for a in chart_applications(render.manifests)]
     [namespace] = {s.namespace for s in sources}

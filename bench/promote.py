@@ -5,7 +5,7 @@ not GitHub):
 - ten concurrent `set --push` from ten clones: time until all ten have landed, and how many push
   attempts the retries needed, for ten different files and for ten promotions of one file.
 
-    .venv/bin/python bench/promote.py [--runs 15] [--rounds 3]
+    .venv/bin/python -m bench.promote [--runs 15] [--rounds 3]
 """
 from __future__ import annotations
 
@@ -17,10 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
 
-from tests.promote.fixture import ENVS, SERVICES, Remote  # noqa: E402
+from testbed.promotion_repo import ENVS, SERVICES, Remote
 
 _ATTEMPT = re.compile(r"attempt (\d+) of")
 

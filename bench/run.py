@@ -1,7 +1,7 @@
 """Benchmarks: print figures, assert nothing.
 
     make bench                          # all of them
-    .venv/bin/python bench/run.py render charts
+    .venv/bin/python -m bench.run render charts   # from the repository root
 """
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
+from platform_ops.contract import STACKS
+from platform_ops.paths import REPO_ROOT
+from platform_ops.render.charts import chart_applications, render_all, total_requests
+from platform_ops.render.program import render_stack
+
 PYTHON = sys.executable
 
 
@@ -39,10 +41,7 @@ def bench_render() -> None:
 
 
 def bench_charts() -> None:
-    from scripts.render import render_stack
-    from scripts.render_charts import chart_applications, render_all, total_requests
-
-    applications = {stack: chart_applications(render_stack(stack).manifests) for stack in ("dev", "staging", "prod")}
+    applications = {stack: chart_applications(render_stack(stack).manifests) for stack in STACKS}
     seconds = []
     for _ in range(5):
         start = time.perf_counter()
@@ -58,18 +57,18 @@ def bench_tests() -> None:
     report("test suite (pytest -q)", timed([PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider"], runs=1))
 
 
-def bench_script(script: str):
+def bench_module(module: str):
     def run() -> None:
-        subprocess.run([PYTHON, f"bench/{script}"], cwd=REPO_ROOT, check=True)
+        subprocess.run([PYTHON, "-m", f"bench.{module}"], cwd=REPO_ROOT, check=True)
     return run
 
 
 BENCHES = {
     "render": bench_render,
     "charts": bench_charts,
-    "promote": bench_script("promote.py"),
-    "prometheus": bench_script("prometheus_discovery.py"),
-    "cluster": bench_script("cluster.py"),
+    "promote": bench_module("promote"),
+    "prometheus": bench_module("prometheus_discovery"),
+    "cluster": bench_module("cluster"),
     "tests": bench_tests,
 }
 

@@ -7,11 +7,7 @@ from typing import Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
-RESTRICTED = {
-    "pod-security.kubernetes.io/enforce": "restricted",
-    "pod-security.kubernetes.io/warn": "restricted",
-    "pod-security.kubernetes.io/audit": "restricted",
-}
+from platform_ops.contract import POD_SECURITY_RESTRICTED_LABELS
 
 # Namespaces every cluster has: they are labelled in place, never created or deleted.
 BUILT_IN_NAMESPACES = frozenset({"default"})
@@ -25,7 +21,7 @@ class AppNamespaceArgs:
 class AppNamespace(pulumi.ComponentResource):
     def __init__(self, name: str, args: AppNamespaceArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("platform-ops:apps:AppNamespace", name, None, opts)
-        metadata = {"name": args.name, "labels": RESTRICTED}
+        metadata = {"name": args.name, "labels": POD_SECURITY_RESTRICTED_LABELS}
         child = pulumi.ResourceOptions(parent=self)
         if args.name in BUILT_IN_NAMESPACES:
             self.namespace = k8s.core.v1.NamespacePatch(f"{name}-namespace", metadata=metadata, opts=child)

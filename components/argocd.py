@@ -15,7 +15,7 @@ import pulumi_kubernetes as k8s
 
 from components.cluster import ClusterAccess, kubectl_command
 from components.kubernetes_provider import kubernetes_provider
-from config import ArgoCDSettings
+from platform_ops.config import ArgoCDSettings
 
 INITIAL_ADMIN_SECRET = "argocd-initial-admin-secret"
 SETTINGS_SECRET = "argocd-secret"

@@ -8,8 +8,8 @@ from typing import Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.app_namespace import RESTRICTED
-from config import CertManagerSettings, IssuerSettings
+from platform_ops.config import CertManagerSettings, IssuerSettings
+from platform_ops.contract import POD_SECURITY_RESTRICTED_LABELS
 
 CERT_MANAGER_API = "cert-manager.io/v1"
 # The self-signed issuer only signs the CA; the CA signs the hosts' certificates.
@@ -48,7 +48,7 @@ class CertManager(pulumi.ComponentResource):
         settings = args.settings
         child = pulumi.ResourceOptions(parent=self)
         namespace = k8s.core.v1.Namespace(
-            f"{name}-namespace", metadata={"name": settings.namespace, "labels": RESTRICTED}, opts=child)
+            f"{name}-namespace", metadata={"name": settings.namespace, "labels": POD_SECURITY_RESTRICTED_LABELS}, opts=child)
         self.install = k8s.helm.v4.Chart(
             f"{name}-install",
             name="cert-manager",

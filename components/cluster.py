@@ -10,7 +10,7 @@ import pulumi
 import pulumi_command as command
 import yaml
 
-from config import ExistingClusterSettings, KindClusterSettings
+from platform_ops.config import ExistingClusterSettings, KindClusterSettings
 
 # Relative to the project folder, where Pulumi runs the program and its commands.
 KUBECONFIG_DIR = Path(".kube")

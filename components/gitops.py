@@ -7,11 +7,10 @@ from typing import Optional, Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
-from config import GitOpsSettings
+from platform_ops.config import GitOpsSettings
+from platform_ops.contract import APP_PROJECT, APPLICATION_FINALIZER, ENVIRONMENT_LABEL, PART_OF, PART_OF_LABEL
 
-PROJECT_NAME = "platform-ops"
 IN_CLUSTER = "https://kubernetes.default.svc"
-APPLICATION_FINALIZER = "resources-finalizer.argocd.argoproj.io"
 
 # What the charts may create in the app namespace; nothing cluster-scoped.
 NAMESPACED_KINDS = (
@@ -47,7 +46,7 @@ def project_spec(settings: GitOpsSettings) -> dict:
 
 def application_spec(settings: GitOpsSettings, app) -> dict:
     return {
-        "project": PROJECT_NAME,
+        "project": APP_PROJECT,
         "source": {
             "repoURL": settings.repo_url,
             "targetRevision": settings.target_revision,
@@ -66,13 +65,13 @@ class GitOpsApplications(pulumi.ComponentResource):
     def __init__(self, name: str, args: GitOpsApplicationsArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("platform-ops:gitops:GitOpsApplications", name, None, opts)
         settings = args.settings
-        labels = {"app.kubernetes.io/part-of": "platform-ops", "platform-ops/environment": args.environment}
+        labels = {PART_OF_LABEL: PART_OF, ENVIRONMENT_LABEL: args.environment}
         after_install = pulumi.ResourceOptions(parent=self, depends_on=list(args.argocd_install))
         self.project = k8s.apiextensions.CustomResource(
             f"{name}-project",
             api_version="argoproj.io/v1alpha1",
             kind="AppProject",
-            metadata={"name": PROJECT_NAME, "namespace": args.argocd_namespace, "labels": labels},
+            metadata={"name": APP_PROJECT, "namespace": args.argocd_namespace, "labels": labels},
             spec=project_spec(settings),
             opts=after_install,
         )

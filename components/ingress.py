@@ -8,7 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.cluster import KIND_NODE_PORTS
-from config import IngressSettings
+from platform_ops.config import IngressSettings
 
 # Where users reach the controller on Kind: kind maps the host's ports to the NodePorts.
 KIND_PUBLIC_ADDRESS = "127.0.0.1"

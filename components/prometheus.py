@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -17,16 +16,17 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
-from config import PrometheusSettings
+from platform_ops.config import PrometheusSettings
+from platform_ops.contract import (APPS_SCRAPE_JOB, DNS_LABEL, DURATION, OBSERVABILITY_NAMESPACE, PART_OF, POD_SECURITY_RESTRICTED_LABELS,
+                                    PROMETHEUS_CONFIG_MAP, PROMETHEUS_NAME, PROMETHEUS_PORT)
 
 COMPONENT_TYPE = "platform-ops:prometheus:PrometheusStack"
 
-NAMESPACE = "observability"
-NAME = "prometheus"
-PORT = 9090
+NAMESPACE = OBSERVABILITY_NAMESPACE
+NAME = PROMETHEUS_NAME
+PORT = PROMETHEUS_PORT
 PORT_NAME = "web"
-PART_OF = "platform-ops"
-CONFIG_MAP = "prometheus-config"
+CONFIG_MAP = PROMETHEUS_CONFIG_MAP
 DISCOVERY_ROLE = "prometheus-discovery"
 # The official image declares USER nobody; the restricted Pod Security level needs a numeric,
 # non-root UID to prove runAsNonRoot, and nobody is 65534 in that image.
@@ -78,15 +78,7 @@ P99_LATENCY_THRESHOLD_SECONDS = 1
 # beyond scheduling jitter or a slow job.
 WORKER_STALL_WINDOW = "5m"
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_DURATION = re.compile(r"^(\d+)(ms|s|m|h|d|w|y)$")
 _SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
-
-RESTRICTED_NAMESPACE_LABELS = {
-    "pod-security.kubernetes.io/enforce": "restricted",
-    "pod-security.kubernetes.io/warn": "restricted",
-    "pod-security.kubernetes.io/audit": "restricted",
-}
 
 # What each Kubernetes discovery role of Prometheus reads (get, list and watch) without
 # attach_metadata: the objects its informers follow. Only the role this stack uses is listed;
@@ -116,7 +108,7 @@ def discovery_rbac_rules(role: str) -> list[dict]:
 
 def duration_seconds(duration: str) -> float:
     """Seconds in a single-unit Prometheus duration such as 30s or 5m."""
-    match = _DURATION.fullmatch(duration)
+    match = DURATION.fullmatch(duration)
     if not match:
         raise ValueError(f"{duration!r} is not a Prometheus duration such as 30s or 5m")
     return int(match.group(1)) * _SECONDS[match.group(2)]
@@ -127,7 +119,7 @@ def _check_names(kind: str, names: Sequence[str]) -> list[str]:
     if not names:
         raise ValueError(f"{kind}: at least one is required")
     for name in names:
-        if not isinstance(name, str) or not _DNS_LABEL.fullmatch(name):
+        if not isinstance(name, str) or not DNS_LABEL.fullmatch(name):
             raise ValueError(f"{kind}: {name!r} is not a DNS label")
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -165,7 +157,7 @@ def build_prometheus_config(settings: PrometheusSettings, namespaces: Sequence[s
                 "static_configs": [{"targets": [f"localhost:{PORT}"]}],
             },
             {
-                "job_name": "platform-apps",
+                "job_name": APPS_SCRAPE_JOB,
                 "kubernetes_sd_configs": [{
                     "role": DISCOVERY,
                     "namespaces": {"names": namespaces},
@@ -478,7 +470,7 @@ class PrometheusStack(pulumi.ComponentResource):
             metadata={"name": NAMESPACE, "labels": {
                 "app.kubernetes.io/part-of": PART_OF,
                 "app.kubernetes.io/managed-by": "pulumi",
-                **RESTRICTED_NAMESPACE_LABELS,
+                **POD_SECURITY_RESTRICTED_LABELS,
             }},
             opts=child,
         )

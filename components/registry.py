@@ -9,7 +9,7 @@ from typing import Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
-from config import RegistrySettings
+from platform_ops.config import RegistrySettings
 
 
 def docker_config_json(server: str, username: str, token: str) -> str:

@@ -7,11 +7,8 @@ otherwise prints each problem, naming the stack file and key, and exits 1."""
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from config import ConfigError, cluster_access_problems, load_config, stack_file_config  # noqa: E402
+from platform_ops.config import ConfigError, cluster_access_problems, load_config, stack_file_config
 
 
 def main(argv: list[str]) -> int:

@@ -7,17 +7,15 @@
     python scripts/promote.py history [--env prod] [--service api-node] [--json]
 
 Exit codes: 0 done (or nothing to do), 2 request refused (nothing written), 1 failed.
-Standard library only, so CI can run it with any Python 3.11 before installing anything.
+Standard library only, so CI can run it with any Python 3.11 before installing anything. The
+library is platform_ops/promotion (scripts/platform_ops links to platform_ops/, so every script here
+imports the library of its own checkout).
 """
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-# Run as a file (python scripts/promote.py), so make the repository root importable.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from scripts.promotion.cli import main  # noqa: E402
+from platform_ops.promotion.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -15,12 +15,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from scripts.render_charts import Renderer, render_application
+from platform_ops.contract import APPLICATION_FINALIZER, ARGOCD_NAMESPACE
+from platform_ops.render.charts import Renderer, render_application
 from testbed.controlplane import ControlPlane
 
 FIELD_MANAGER = "argocd-controller"
 TRACKING_ANNOTATION = "argocd.argoproj.io/tracking-id"
-APPLICATION_FINALIZER = "resources-finalizer.argocd.argoproj.io"
 
 
 class SyncError(Exception):
@@ -39,11 +39,11 @@ class Deployed:
     manifests: list[dict] = field(default_factory=list)
 
 
-def applications(cluster: ControlPlane, namespace: str = "argocd") -> list[dict]:
+def applications(cluster: ControlPlane, namespace: str = ARGOCD_NAMESPACE) -> list[dict]:
     return cluster.get("applications.argoproj.io", "-n", namespace)["items"]
 
 
-def sync(cluster: ControlPlane, renderer: Renderer, argocd_namespace: str = "argocd") -> list[Deployed]:
+def sync(cluster: ControlPlane, renderer: Renderer, argocd_namespace: str = ARGOCD_NAMESPACE) -> list[Deployed]:
     """Apply every Application's chart; what each one deployed."""
     deployed = []
     for app in applications(cluster, argocd_namespace):
@@ -133,7 +133,7 @@ class PruneOnDelete:
     controller does before it lets it go: deletes what it deployed, then
     removes the finalizer."""
 
-    def __init__(self, cluster: ControlPlane, deployed: list[Deployed], argocd_namespace: str = "argocd"):
+    def __init__(self, cluster: ControlPlane, deployed: list[Deployed], argocd_namespace: str = ARGOCD_NAMESPACE):
         self.cluster = cluster
         self.deployed = {d.app: d for d in deployed}
         self.argocd_namespace = argocd_namespace

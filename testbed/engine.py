@@ -13,10 +13,10 @@ from typing import Optional
 
 import yaml
 
-from config import PROJECT
+from platform_ops.contract import PROJECT
 
 # What a Pulumi run of the program needs from the repository.
-PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "config.py", "components", "charts")
+PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "platform_ops", "components", "charts")
 PASSPHRASE = "platform-ops testbed"
 # Longer than any await of the provider here (a Deployment waits 10 minutes by default) would be
 # a hang; what it printed so far goes into the error.

@@ -1,23 +1,15 @@
 """How the real-cluster tier runs the platform's own stacks on this machine."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from config import stack_file_config
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from platform_ops.config import stack_file_config
 # The contexts the staging and prod stacks name; both reach the tier's control plane.
 CONTEXTS = ["platform-staging", "platform-prod"]
 ADMIN_PASSWORD = "testbed admin password"
 REGISTRY_TOKEN = "ghp_testbedTokenNeverReal"
 # staging sets every secret the program takes, prod none.
 SECRETS = {"staging": {"registryToken": REGISTRY_TOKEN, "argocdAdminPassword": ADMIN_PASSWORD}, "prod": {}}
-
-
-def testbed_dir() -> Path:
-    """Where `make testbed` builds the control plane, the engine and the mirrors."""
-    return Path(os.environ.get("PLATFORM_OPS_TESTBED", REPO_ROOT / ".tools" / "testbed"))
 
 
 def local_sources(stack: str, testbed: Path, kubeconfig: Path) -> dict:

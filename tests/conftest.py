@@ -2,17 +2,12 @@
 built by the Makefile, and the offline render of each stack."""
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
-
-STACKS = ("dev", "staging", "prod")
+from platform_ops.paths import REPO_ROOT, tools_dir
+from platform_ops.render.program import render_stack
 
 
 @pytest.fixture(scope="session")
@@ -22,11 +17,10 @@ def repo_root() -> Path:
 
 def tool_path(name: str) -> str:
     """Path of a pinned tool that `make tools` builds into .tools/bin."""
-    tools_dir = Path(os.environ.get("PLATFORM_OPS_TOOLS", REPO_ROOT / ".tools" / "bin"))
-    candidate = tools_dir / name
+    candidate = tools_dir() / name
     if candidate.is_file():
         return str(candidate)
-    pytest.fail(f"{name} is not built: run `make tools` (looked in {tools_dir})", pytrace=False)
+    pytest.fail(f"{name} is not built: run `make tools` (looked in {tools_dir()})", pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -37,8 +31,6 @@ def tool():
 @pytest.fixture(scope="session")
 def rendered():
     """The offline render of a stack, computed once per stack per session."""
-    from scripts.render import render_stack
-
     cache: dict[str, object] = {}
 
     def get(stack: str):

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from scripts.render_charts import ChartSource, Renderer, chart_applications, load_manifests
+from platform_ops.render.charts import ChartSource, Renderer, chart_applications, load_manifests
+from platform_ops.contract import STACKS
 
-STACKS = ("dev", "staging", "prod")
 APPS = ("api-node", "core-go", "worker-python")
 RENDERS = [(stack, app) for stack in STACKS for app in APPS]
 

@@ -8,12 +8,12 @@ import subprocess
 import pytest
 import yaml
 
-from scripts.render_charts import (
+from platform_ops.contract import STACKS
+from platform_ops.render.charts import (
     MISSING_DEPENDENCY_MARKERS, ChartRenderError, ChartSource, Renderer, chart_applications,
     helm_env, render_all, render_application, render_stack_charts,
 )
 
-STACKS = ("dev", "staging", "prod")
 APPS = ("api-node", "core-go", "worker-python")
 
 

@@ -6,7 +6,7 @@ import shutil
 import subprocess
 import sys
 
-from scripts.check_charts import check_stack
+from platform_ops.chart_checks.stack import check_stack
 
 
 def run_cli(repo_root, helm, *args):

@@ -7,8 +7,9 @@ import copy
 import pytest
 import yaml
 
-from scripts import chart_checks as checks
-from scripts.render_charts import GoYamlLoader, load_manifests
+from platform_ops import chart_checks as checks
+from platform_ops.config import application_charts
+from platform_ops.render.charts import GoYamlLoader, load_manifests
 
 
 def pod(manifests, find):
@@ -340,7 +341,7 @@ def test_core_go_url_check_accepts_the_namespace_qualified_name(chart_manifests,
 
 @pytest.fixture
 def dev_renders(chart_manifests):
-    return {app: chart_manifests("dev", app) for app in checks.APPS}
+    return {app: chart_manifests("dev", app) for app in application_charts()}
 
 
 def test_network_policy_check_reports_a_missing_default_deny(dev_renders):

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from scripts import chart_checks as checks
-from config import merged_values
-from scripts.render_charts import GoYamlLoader, total_requests
+from platform_ops import chart_checks as checks
+from platform_ops.config import application_charts, merged_values
+from platform_ops.render.charts import GoYamlLoader, total_requests
 
 
 def test_objects_are_valid_kubernetes_1_37_under_strict_schema(chart_manifests, each_render):
@@ -105,7 +105,7 @@ def test_core_go_base_url_points_at_the_core_go_service(chart_manifests, sources
 
 
 def test_network_policies_admit_exactly_the_platform_flows(chart_manifests, each_stack):
-    renders = {app: chart_manifests(each_stack, app) for app in checks.APPS}
+    renders = {app: chart_manifests(each_stack, app) for app in application_charts()}
     assert checks.check_network_policies(renders) == []
 
 

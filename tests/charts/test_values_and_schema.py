@@ -9,11 +9,11 @@ import re
 import pytest
 import yaml
 
-from scripts import chart_checks as checks
-from scripts.render_charts import ChartRenderError
+from platform_ops import chart_checks as checks
+from platform_ops.render.charts import ChartRenderError
+from platform_ops.contract import STACKS
 
 APPS = ("api-node", "core-go", "worker-python")
-STACKS = ("dev", "staging", "prod")
 SCHEMA_ERROR = "Error: values don't meet the specifications of the schema(s) in the following chart(s):"
 PROMOTABLE_BLOCK = re.compile(
     r"^# [^\n]*[Ww]ritten by promotion[^\n]*\n"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.render_charts import Renderer, chart_applications, render_application
+from platform_ops.render.charts import Renderer, chart_applications, render_application
 from testbed import argocd_sync
 from testbed.engine import PulumiProject
 from testbed.stacks import REPO_ROOT, local_sources

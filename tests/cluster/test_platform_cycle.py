@@ -23,11 +23,11 @@ import bcrypt
 import pytest
 
 from components.gitops import application_spec, project_spec
-from config import PROJECT, load_config, stack_file_config
-from scripts.render_charts import Renderer
+from platform_ops.config import PROJECT, load_config, stack_file_config
+from platform_ops.render.charts import Renderer
 from testbed import argocd_sync
 from testbed.controlplane import ControlPlane
-from testbed.discovery import discovered_targets
+from testbed.cluster_discovery import discovered_targets
 from testbed.engine import PulumiProject
 from testbed.stacks import ADMIN_PASSWORD, REGISTRY_TOKEN, REPO_ROOT, SECRETS, cluster_ingress_class, local_sources
 

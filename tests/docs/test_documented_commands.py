@@ -364,10 +364,11 @@ def test_the_marker_convention_is_documented_at_the_top_of_docs_testing():
 # --- running the marked blocks --------------------------------------------------------------------
 
 def working_tree_files() -> list[str]:
-    """What a checkout of the working tree holds: tracked and untracked files, minus ignored ones."""
+    """What a checkout of the working tree holds: tracked and untracked files (symbolic links among
+    them), minus ignored ones."""
     listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO_ROOT,
                             capture_output=True, text=True, check=True).stdout
-    return sorted({path for path in listed.split("\0") if path and (REPO_ROOT / path).is_file()})
+    return sorted({path for path in listed.split("\0") if path and ((REPO_ROOT / path).is_file() or (REPO_ROOT / path).is_symlink())})
 
 
 def sandbox_env(tmp: Path) -> dict[str, str]:
@@ -402,7 +403,7 @@ def worktree_copy(tmp_path_factory) -> Path:
     base = tmp_path_factory.mktemp("worktree") / "repo"
     for path in working_tree_files():
         (base / path).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO_ROOT / path, base / path)
+        shutil.copy2(REPO_ROOT / path, base / path, follow_symlinks=False)
     env = sandbox_env(base.parent)
     for args in (["init", "--quiet", "--initial-branch=main"], ["add", "--all"],
                  ["commit", "--quiet", "--no-verify", "--message", "working tree"]):

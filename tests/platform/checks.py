@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import Iterable
 
-from scripts.render import Render
+from platform_ops.render.program import Render
 
 KUBERNETES_PROVIDER = "pulumi:providers:kubernetes"
 

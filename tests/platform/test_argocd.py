@@ -8,8 +8,8 @@ import pytest
 
 from components.argocd import admin_password_hash
 from components.sources import verified_copy_path
-from scripts import render as render_module
-from scripts.render import REDACTED, is_secret, render_stack, stack_config
+from platform_ops.render import program as render_module
+from platform_ops.render.program import REDACTED, is_secret, render_stack, stack_config
 from tests.platform.checks import leaked
 
 PINNED = "09bfbb9041b4a8503c6e4fa22cf41c403fa62be17526de353648a4551f5beb77"

@@ -3,8 +3,8 @@ its kubeconfig or context does not exist: before Pulumi reaches the provider."""
 import pytest
 import yaml
 
-from config import ExistingClusterSettings, cluster_access_problems
-from scripts.render import render_stack, stack_config
+from platform_ops.config import ExistingClusterSettings, cluster_access_problems
+from platform_ops.render.program import render_stack, stack_config
 
 
 def kubeconfig(path, *contexts):

@@ -3,8 +3,8 @@ import shutil
 
 import pytest
 
-from config import ConfigError, PROJECT, load_config
-from scripts.render import stack_config
+from platform_ops.config import ConfigError, PROJECT, load_config
+from platform_ops.render.program import stack_config
 
 
 def dev_settings() -> dict:

@@ -1,9 +1,9 @@
 """Every object the program registers is valid for the pinned Kubernetes version and meets Pod Security restricted."""
 import pytest
 
-from scripts.chart_checks import check_kubernetes_schema, check_pod_security_restricted
+from platform_ops.chart_checks import check_kubernetes_schema, check_pod_security_restricted
+from platform_ops.contract import STACKS
 
-STACKS = ["dev", "staging", "prod"]
 # Argo CD's and cert-manager's types: the program tests check their specs field
 # by field, and the real-cluster tier against their CRDs' schemas.
 CUSTOM_KINDS = {"Application", "AppProject", "ClusterIssuer", "Certificate"}

@@ -6,11 +6,11 @@ import json
 import pytest
 
 from components.cluster import kind_create_script, kind_delete_script
-from scripts import render as render_module
-from scripts.render import REDACTED, is_secret, render_stack, urn_type
+from platform_ops.render import program as render_module
+from platform_ops.render.program import REDACTED, is_secret, render_stack, urn_type
 from tests.platform.checks import leaked, not_after, off_the_stack_provider
+from platform_ops.contract import STACKS
 
-STACKS = ["dev", "staging", "prod"]
 APPLICATION = "kubernetes:argoproj.io/v1alpha1:Application"
 APP_PROJECT = "kubernetes:argoproj.io/v1alpha1:AppProject"
 TOKEN = "ghp_notARealTokenButSecretAllTheSame"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-PROJECT_FILES = ["__main__.py", "config.py", "Pulumi.yaml", "Pulumi.dev.yaml", "components", "charts", "scripts"]
+PROJECT_FILES = ["__main__.py", "Pulumi.yaml", "Pulumi.dev.yaml", "platform_ops", "components", "charts", "scripts"]
 
 
 @pytest.fixture(autouse=True)
@@ -21,7 +21,8 @@ def copy_project(repo_root: Path, copy: Path) -> Path:
     for name in PROJECT_FILES:
         source = repo_root / name
         if source.is_dir():
-            shutil.copytree(source, copy / name, ignore=shutil.ignore_patterns("__pycache__", "*.tgz"))
+            shutil.copytree(source, copy / name, symlinks=True,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.tgz"))
         else:
             shutil.copy2(source, copy / name)
     return copy
@@ -65,7 +66,7 @@ def padded(rows: list[list[str]]) -> list[str]:
 
 def expected_service_row(project: Path, service: str, stack: str) -> list[str]:
     """A services-table row as the chart's values for `stack` say it, read as Helm merges them."""
-    from config import merged_values
+    from platform_ops.config import merged_values
 
     chart_dir = project / "charts" / service
     values = merged_values(chart_dir, ["values.yaml", f"values-{stack}.yaml"])

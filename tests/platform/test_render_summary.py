@@ -5,8 +5,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from scripts import render_summary
-from scripts.render_summary import (ServiceRow, StackSummary, diff_summaries, format_summary, markdown_table,
+from platform_ops.render import summary as render_summary
+from platform_ops.render.summary import (ServiceRow, StackSummary, diff_summaries, format_summary, markdown_table,
                                     platform_parts, service_rows, summarize)
 
 

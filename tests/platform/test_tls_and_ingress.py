@@ -2,7 +2,7 @@
 controller, installed here or brought by the cluster."""
 import pytest
 
-from scripts.render import render_stack, stack_config
+from platform_ops.render.program import render_stack, stack_config
 
 CLUSTER_ISSUER = "kubernetes:cert-manager.io/v1:ClusterIssuer"
 

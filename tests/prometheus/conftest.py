@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pytest
 
 from components.prometheus import COMPONENT_TYPE, CONFIG_MAP
-from scripts.render_charts import ChartSource, Renderer, chart_applications
+from platform_ops.render.charts import ChartSource, Renderer, chart_applications
 
 
 @dataclass
@@ -39,7 +39,7 @@ class PrometheusRender:
 @pytest.fixture(scope="session")
 def prometheus_render(rendered):
     """stack -> the PrometheusStack of that stack's offline render."""
-    from scripts.render import manifest
+    from platform_ops.render.program import manifest
 
     cache: dict[str, PrometheusRender] = {}
 

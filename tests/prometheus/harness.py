@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Callable
 
 from components.prometheus import PrometheusStackArgs
-from config import PROJECT, load_config
-from scripts.render import Registration, run_under_mocks, stack_config
+from platform_ops.config import PROJECT, load_config
+from platform_ops.render.program import Registration, run_under_mocks, stack_config
 
 RULE_TESTS_DIR = Path(__file__).resolve().parent / "rules"
 

@@ -8,8 +8,8 @@ import yaml
 
 from components import prometheus as prom
 from tests.prometheus.harness import program_args, run, write_files
+from platform_ops.contract import STACKS
 
-STACKS = ["dev", "staging", "prod"]
 APPS = ["api-node", "core-go", "worker-python"]
 
 

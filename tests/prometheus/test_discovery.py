@@ -21,8 +21,8 @@ from typing import Iterator
 import pytest
 import yaml
 
-from tests.prometheus import discovery
-from tests.prometheus.discovery import PROOF_INTERVAL, DiscoveryRun, timing_differences, with_interval
+from testbed import discovery_proof as discovery
+from testbed.discovery_proof import PROOF_INTERVAL, DiscoveryRun, timing_differences, with_interval
 from tests.prometheus.harness import program_args
 
 STACK = "dev"

@@ -6,7 +6,7 @@ really does, not on what this repository assumes it does.
 """
 from __future__ import annotations
 
-from tests.prometheus.discovery import Cluster, endpoint_slice_targets, endpoint_slices, file_sd_groups
+from testbed.discovery_proof import Cluster, endpoint_slice_targets, endpoint_slices, file_sd_groups
 
 POD_LABELS = {
     "__meta_kubernetes_pod_host_ip": "2.3.4.5",

@@ -11,12 +11,11 @@ import pulumi_kubernetes as k8s
 import pytest
 
 from components import prometheus as prom
-from scripts.chart_checks import (PROMETHEUS_POD_LABELS, check_kubernetes_schema,
-                                  check_pod_security_restricted)
-from scripts.render import normalized
+from platform_ops.chart_checks import check_kubernetes_schema, check_pod_security_restricted
+from platform_ops.contract import PROMETHEUS_POD_LABELS, STACKS
+from platform_ops.render.program import normalized
 from tests.prometheus.harness import program_args, run_program
 
-STACKS = ["dev", "staging", "prod"]
 CHILDREN = [
     ("kubernetes:core/v1:Namespace", "prometheus-namespace"),
     ("kubernetes:core/v1:ServiceAccount", "prometheus-service-account"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from components import prometheus as prom
-from scripts.render import normalized
+from platform_ops.render.program import normalized
 from tests.prometheus.harness import program_args, run_program
 
 ENDPOINTSLICE_NEEDS = {

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.promote.fixture import Clone, Remote
+from testbed.promotion_repo import Clone, Remote
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import json
 
 import yaml
 
-from tests.promote.fixture import Clone, install_competitor_hook, remote_history, snapshot
+from testbed.promotion_repo import Clone, install_competitor_hook, remote_history, snapshot
 
 APP_SHA_1 = "1111111111111111111111111111111111111111"
 APP_SHA_2 = "2222222222222222222222222222222222222222"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.promote.fixture import Clone, git
+from testbed.promotion_repo import Clone, git
 
 APP_SHA_1 = "1111111111111111111111111111111111111111"
 APP_SHA_2 = "2222222222222222222222222222222222222222"

@@ -5,7 +5,7 @@ import json
 
 import yaml
 
-from tests.promote.fixture import (
+from testbed.promotion_repo import (
     ENVS, INITIAL_TAGS, SERVICES, Remote, install_competitor_hook, remote_history,
 )
 

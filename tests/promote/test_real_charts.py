@@ -2,13 +2,14 @@
 which renders with helm as Argo CD does), not the fixture's stand-in."""
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.promote.fixture import REPO_ROOT, Remote
+from testbed.promotion_repo import REPO_ROOT, Remote, Symlink
 
 
 @pytest.fixture
@@ -16,7 +17,9 @@ def project(tmp_path, tool) -> tuple:
     """A remote holding every file of this repository that git would commit."""
     listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
                             cwd=REPO_ROOT, capture_output=True, check=True).stdout.decode().split("\0")
-    files = {name: (REPO_ROOT / name).read_bytes() for name in listed if name and (REPO_ROOT / name).is_file()}
+    files = {name: Symlink(os.readlink(REPO_ROOT / name)) if (REPO_ROOT / name).is_symlink()
+             else (REPO_ROOT / name).read_bytes()
+             for name in listed if name and ((REPO_ROOT / name).is_file() or (REPO_ROOT / name).is_symlink())}
     remote = Remote.create(tmp_path, extra_files=files, layout=False)
     clone = remote.clone("work")
     env = {**clone.env, "PLATFORM_OPS_TOOLS": str(Path(tool("helm")).parent)}

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from scripts.promotion.errors import Refusal
-from scripts.promotion.refs import check_repository, check_source_commit, check_tag, image_ref
+from platform_ops.promotion.errors import Refusal
+from platform_ops.promotion.refs import check_repository, check_source_commit, check_tag, image_ref
 
 DIGEST = "sha256:" + "ab" * 32
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import yaml
 import pytest
 
-from tests.promote.fixture import Clone, snapshot
+from testbed.promotion_repo import Clone, snapshot
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 

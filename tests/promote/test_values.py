@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scripts.promotion.errors import Refusal
-from scripts.promotion.values import Image, ValuesFile
-from tests.promote.fixture import values_text
+from platform_ops.promotion.errors import Refusal
+from platform_ops.promotion.values import Image, ValuesFile
+from testbed.promotion_repo import values_text
 
 
 def load(text: str) -> ValuesFile:

@@ -11,7 +11,7 @@ there and templates again. `helm dependency build` follows the committed Chart.l
 is out of step with Chart.yaml fails the render here as it would in Argo CD.
 
 Release name, namespace and value files always come from the Application objects the Pulumi
-program creates (scripts/render.py), never from a copy of them.
+program creates (render/program.py), never from a copy of them.
 """
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,9 +26,11 @@ from typing import Iterable
 
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-CHARTS_DIR = "charts"
-KUBE_VERSION = "1.37.0"
+from platform_ops.quantity import parse_quantity
+from platform_ops.contract import KUBE_VERSION
+from platform_ops.paths import CHARTS_FOLDER, REPO_ROOT, tools_dir
+from platform_ops.render.program import render_stack
+
 # The API groups the charts emit; Argo CD passes the cluster's list, which contains these.
 API_VERSIONS = ("v1", "apps/v1", "policy/v1", "networking.k8s.io/v1")
 # The two messages Argo CD's helm.IsMissingDependencyErr looks for before it builds dependencies.
@@ -37,8 +38,6 @@ MISSING_DEPENDENCY_MARKERS = (
     "found in Chart.yaml, but missing in charts/ directory",
     "found in requirements.yaml, but missing in charts/ directory",
 )
-STACKS = ("dev", "staging", "prod")
-
 
 class ChartRenderError(RuntimeError):
     """helm failed; the message carries helm's own error output."""
@@ -101,14 +100,14 @@ def chart_applications(manifests: Iterable[dict]) -> list[dict]:
     return [
         m for m in manifests
         if m.get("kind") == "Application"
-        and str(m.get("spec", {}).get("source", {}).get("path", "")).startswith(CHARTS_DIR + "/")
+        and str(m.get("spec", {}).get("source", {}).get("path", "")).startswith(CHARTS_FOLDER + "/")
     ]
 
 
 # --- helm -----------------------------------------------------------------------------------------
 
 def default_helm() -> str:
-    tools = Path(os.environ.get("PLATFORM_OPS_TOOLS", REPO_ROOT / ".tools" / "bin"))
+    tools = tools_dir()
     helm = tools / "helm"
     if not helm.is_file():
         raise ChartRenderError(f"helm is not built: run `make tools` (looked in {tools})")
@@ -134,8 +133,8 @@ def run_helm(helm: str, args: list[str], *, cwd: Path, home: Path) -> subprocess
 
 def fresh_checkout(repo_root: Path, dest: Path) -> Path:
     """Copy charts/ as a Git checkout has it: without the git-ignored dependency archives."""
-    target = dest / CHARTS_DIR
-    shutil.copytree(repo_root / CHARTS_DIR, target, ignore=shutil.ignore_patterns("*.tgz"))
+    target = dest / CHARTS_FOLDER
+    shutil.copytree(repo_root / CHARTS_FOLDER, target, ignore=shutil.ignore_patterns("*.tgz"))
     return dest
 
 
@@ -233,8 +232,6 @@ def render_application(app: dict, *, helm: str | None = None, repo_root: Path = 
 
 def stack_manifests(stack: str) -> list[dict]:
     """Every object the Pulumi program registers for a stack (offline render)."""
-    from scripts.render import render_stack
-
     return render_stack(stack).manifests
 
 
@@ -249,7 +246,7 @@ def render_stack_charts(stack: str, manifests: list[dict] | None = None, *,
         manifests = stack_manifests(stack)
     apps = chart_applications(manifests)
     if not apps:
-        raise ChartRenderError(f"stack {stack}: no Argo CD Application renders a chart of {CHARTS_DIR}/")
+        raise ChartRenderError(f"stack {stack}: no Argo CD Application renders a chart of {CHARTS_FOLDER}/")
     own = renderer is None
     renderer = renderer or Renderer(repo_root)
     try:
@@ -285,8 +282,6 @@ def render_all(applications: dict[str, list[dict]], *, helm: str | None = None,
 
 def total_requests(manifests: Iterable[dict]) -> dict[str, float]:
     """Sum over Deployments of replicas x container requests: {"cpu": cores, "memory": bytes}."""
-    from scripts.chart_checks import parse_quantity
-
     total = {"cpu": 0.0, "memory": 0.0}
     for obj in manifests:
         if obj.get("kind") != "Deployment":
@@ -297,22 +292,3 @@ def total_requests(manifests: Iterable[dict]) -> dict[str, float]:
             for key in total:
                 total[key] += replicas * parse_quantity(requests.get(key, 0))
     return total
-
-
-def main(argv: list[str]) -> int:
-    stacks = argv or list(STACKS)
-    for stack in stacks:
-        try:
-            rendered = render_stack_charts(stack)
-        except ChartRenderError as err:
-            print(err, file=sys.stderr)
-            return 1
-        for svc, objs in sorted(rendered.items()):
-            kinds = ", ".join(sorted(f"{m['kind']}/{m['metadata']['name']}" for m in objs))
-            print(f"{stack} {svc}: {len(objs)} objects ({kinds}) -> build/render/{stack}/charts/{svc}.yaml")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.path.insert(0, str(REPO_ROOT))
-    sys.exit(main(sys.argv[1:]))

@@ -7,7 +7,6 @@ are what this shows."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 import urllib.request
@@ -15,17 +14,16 @@ from pathlib import Path
 
 import yaml
 
+from platform_ops.contract import (APPS_SCRAPE_JOB, OBSERVABILITY_NAMESPACE, PROMETHEUS_CONFIG_MAP,
+                                    PROMETHEUS_NAME)
+from platform_ops.paths import tools_dir
 from testbed.controlplane import ControlPlane, free_port
 
-NAMESPACE = "observability"
-CONFIG_MAP = "prometheus-config"
-SERVICE_ACCOUNT = "prometheus"
-APPS_JOB = "platform-apps"
+SERVICE_ACCOUNT = PROMETHEUS_NAME
 
 
 def prometheus_binary() -> Path:
-    return Path(os.environ.get("PLATFORM_OPS_TOOLS", Path(__file__).resolve().parent.parent / ".tools" / "bin")) \
-        / "prometheus"
+    return tools_dir() / "prometheus"
 
 
 def write_config(cluster: ControlPlane, workdir: Path) -> Path:
@@ -34,9 +32,9 @@ def write_config(cluster: ControlPlane, workdir: Path) -> Path:
     cluster's CA."""
     config_dir = workdir / "config"
     config_dir.mkdir(parents=True, exist_ok=True)
-    for name, text in cluster.get("configmap", CONFIG_MAP, "-n", NAMESPACE)["data"].items():
+    for name, text in cluster.get("configmap", PROMETHEUS_CONFIG_MAP, "-n", OBSERVABILITY_NAMESPACE)["data"].items():
         (config_dir / name).write_text(text)
-    token = cluster.kubectl("create", "token", SERVICE_ACCOUNT, "-n", NAMESPACE, "--duration=10m").stdout.strip()
+    token = cluster.kubectl("create", "token", SERVICE_ACCOUNT, "-n", OBSERVABILITY_NAMESPACE, "--duration=10m").stdout.strip()
     kubeconfig = config_dir / "kubeconfig"
     kubeconfig.write_text(yaml.safe_dump({
         "apiVersion": "v1", "kind": "Config",
@@ -79,10 +77,10 @@ def discovered_targets(cluster: ControlPlane, workdir: Path, expected: int,
             except OSError:
                 targets = None
             if targets is not None:
-                active = [t["labels"] for t in targets["activeTargets"] if t["scrapePool"] == APPS_JOB]
+                active = [t["labels"] for t in targets["activeTargets"] if t["scrapePool"] == APPS_SCRAPE_JOB]
                 if len(active) >= expected:
                     dropped = {t["discoveredLabels"].get("__meta_kubernetes_service_name", "")
-                               for t in targets["droppedTargets"] if t.get("scrapePool", APPS_JOB) == APPS_JOB}
+                               for t in targets["droppedTargets"] if t.get("scrapePool", APPS_SCRAPE_JOB) == APPS_SCRAPE_JOB}
                     return sorted(active, key=lambda labels: labels["pod"]), dropped
             if process.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"Prometheus found {len(active) if targets else 0} of {expected} targets:\n"

@@ -13,13 +13,8 @@ from typing import Any, Iterable, Mapping, Optional, Union
 
 import yaml
 
-PROJECT = "platform-ops"
-REPO_ROOT = Path(__file__).resolve().parent
-CHARTS_DIR = REPO_ROOT / "charts"
-
-# Upstream install.yaml binds its ClusterRoles to ServiceAccounts in namespace
-# "argocd", so installing anywhere else breaks Argo CD.
-ARGOCD_NAMESPACE = "argocd"
+from platform_ops.contract import ARGOCD_NAMESPACE, DNS_LABEL, DURATION, INGRESS_CONTROLLER_NAMESPACE, PROJECT
+from platform_ops.paths import CHARTS_DIR, REPO_ROOT, stack_file_path
 
 # Secret settings, set with `pulumi config set --secret`; never in Git as plain text.
 SECRET_KEYS = ("registryToken", "argocdAdminPassword", "argocdWebhookSecret")
@@ -46,10 +41,8 @@ _CHART_RULE = "must be an oci:// reference, an https:// URL of a chart archive (
 _MANIFEST_SOURCE = re.compile(r"^(https://\S+|[^\s:]+)$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _KIND_NODE_IMAGE = re.compile(r"^kindest/node:v\d+\.\d+\.\d+@sha256:[0-9a-f]{64}$")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _DNS_NAME = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _GIT_URL = re.compile(r"^(https://[^\s/]+/\S+|ssh://\S+|git@[^\s:]+:\S+)$")
-_DURATION = re.compile(r"^\d+(ms|s|m|h|d|w|y)$")
 _QUANTITY = re.compile(r"^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti)?$")
 
 
@@ -227,7 +220,7 @@ class _Reader:
         return value
 
     def dns_label(self, section: Mapping[str, Any], path: str, default: Optional[str] = None) -> Optional[str]:
-        return self.string(section, path, default, _DNS_LABEL,
+        return self.string(section, path, default, DNS_LABEL,
                            "must be a DNS label (lowercase letters, digits and '-', at most 63 characters)")
 
     def port(self, section: Mapping[str, Any], path: str, default: int) -> Optional[int]:
@@ -313,7 +306,7 @@ def _read_ingress(reader: _Reader) -> IngressSettings:
         controller=controller,
         chart=reader.string(section, "ingress.chart", NGINX_INGRESS_CHART, _CHART_SOURCE, _CHART_RULE),
         chart_version=chart_version,
-        namespace=reader.dns_label(section, "ingress.namespace", "nginx-ingress"),
+        namespace=reader.dns_label(section, "ingress.namespace", INGRESS_CONTROLLER_NAMESPACE),
         class_name=reader.dns_label(section, "ingress.className", "nginx"),
     )
 
@@ -407,8 +400,8 @@ def _read_prometheus(reader: _Reader) -> PrometheusSettings:
     return PrometheusSettings(
         version=reader.string(section, "prometheus.version", None, re.compile(r"^v3\.\d+\.\d+$"),
                               "must be a pinned Prometheus 3 version such as v3.13.5"),
-        retention=reader.string(section, "prometheus.retention", "2d", _DURATION, duration),
-        scrape_interval=reader.string(section, "prometheus.scrapeInterval", "30s", _DURATION, duration),
+        retention=reader.string(section, "prometheus.retention", "2d", DURATION, duration),
+        scrape_interval=reader.string(section, "prometheus.scrapeInterval", "30s", DURATION, duration),
         cpu_request=reader.string(section, "prometheus.cpuRequest", "100m", _QUANTITY, quantity),
         memory_request=reader.string(section, "prometheus.memoryRequest", "256Mi", _QUANTITY, quantity),
         memory_limit=reader.string(section, "prometheus.memoryLimit", "512Mi", _QUANTITY, quantity),
@@ -507,14 +500,23 @@ def offline_render() -> bool:
     return os.environ.get(OFFLINE_RENDER_ENV) == "1"
 
 
+class MissingStackFile(ConfigError, FileNotFoundError):
+    """No Pulumi.<stack>.yaml: the stack does not exist in this repository."""
+
+
+def stack_file(stack: str, repo_root: Path = REPO_ROOT) -> dict:
+    """The `config:` block of Pulumi.<stack>.yaml, keys with their project prefix."""
+    path = stack_file_path(stack, repo_root)
+    if not path.is_file():
+        raise MissingStackFile(f"{path.name}: no such stack file")
+    return (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+
+
 def stack_file_config(stack: str, repo_root: Path = REPO_ROOT) -> dict:
     """The `platform-ops:*` settings of Pulumi.<stack>.yaml, keys without the project prefix."""
-    path = repo_root / f"Pulumi.{stack}.yaml"
-    if not path.is_file():
-        raise ConfigError(f"{path.name}: no such stack file")
-    block = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
     prefix = f"{PROJECT}:"
-    return {key[len(prefix):]: value for key, value in block.items() if key.startswith(prefix)}
+    return {key[len(prefix):]: value for key, value in stack_file(stack, repo_root).items()
+            if key.startswith(prefix)}
 
 
 def cluster_access_problems(stack: str, cluster: ClusterSettings) -> list[str]:

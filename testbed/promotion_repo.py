@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from platform_ops.paths import REPO_ROOT
+
 PROMOTE = REPO_ROOT / "scripts" / "promote.py"
 
 SERVICES = ("api-node", "core-go", "worker-python")
@@ -160,6 +161,13 @@ class Clone:
         self.git("pull", "--quiet", "--ff-only", "origin", "main")
 
 
+@dataclass(frozen=True)
+class Symlink:
+    """A symbolic link to commit, as git stores one (scripts/platform_ops links to the library)."""
+
+    target: str
+
+
 @dataclass
 class Remote:
     """A bare repository standing in for GitHub, seeded with the fixture layout."""
@@ -169,11 +177,11 @@ class Remote:
     env: dict[str, str]
 
     @classmethod
-    def create(cls, root: Path, extra_files: Optional[dict[str, str | bytes]] = None,
+    def create(cls, root: Path, extra_files: Optional[dict[str, str | bytes | Symlink]] = None,
                layout: bool = True) -> "Remote":
         env = git_env(root / "home")
         seed = root / "seed"
-        files: dict[str, str | bytes] = {} if not layout else {
+        files: dict[str, str | bytes | Symlink] = {} if not layout else {
             "Pulumi.yaml": "name: platform-ops\nruntime: python\n",
             "scripts/check_charts.py": CHECK_CHARTS_STUB,
             "charts/platform-lib/Chart.yaml": "apiVersion: v2\nname: platform-lib\ntype: library\nversion: 0.1.0\n",
@@ -193,7 +201,10 @@ class Remote:
         for relative, text in files.items():
             path = seed / relative
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(text if isinstance(text, bytes) else text.encode())
+            if isinstance(text, Symlink):
+                path.symlink_to(text.target)
+            else:
+                path.write_bytes(text if isinstance(text, bytes) else text.encode())
         git(seed, env, "init", "--quiet", "--initial-branch=main")
         git(seed, env, "add", "--all")
         git(seed, env, "commit", "--quiet", "--message", "initial layout")
