@@ -3,7 +3,8 @@ import shutil
 
 import pytest
 
-from platform_ops.config import ConfigError, PROJECT, load_config
+from platform_ops.config import ConfigError, load_config
+from platform_ops.contract import PROJECT
 from platform_ops.render.program import stack_config
 
 

@@ -1,0 +1,151 @@
+"""The settings schema: the typed, validated settings of a stack, the keys a stack file may
+set, and the defaults of the settings that have one."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional, Union
+
+from platform_ops.contract import ARGOCD_NAMESPACE
+
+# Secret settings, set with `pulumi config set --secret`; never in Git as plain text.
+SECRET_KEYS = ("registryToken", "argocdAdminPassword", "argocdWebhookSecret")
+
+CONFIG_KEYS = ("cluster", "ingress", "certManager", "argocd", "gitops", "registry", "prometheus") + SECRET_KEYS
+
+# Public sources of the upstream artifacts; each can be pointed at a mirror.
+NGINX_INGRESS_CHART = "oci://ghcr.io/nginx/charts/nginx-ingress"
+CERT_MANAGER_CHART = "oci://quay.io/jetstack/charts/cert-manager"
+LETSENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
+DEFAULT_ISSUER_NAMES = {"selfSigned": "platform-ca", "acme": "letsencrypt"}
+
+
+def argocd_install_manifest_url(version: str) -> str:
+    return f"https://raw.githubusercontent.com/argoproj/argo-cd/{version}/manifests/install.yaml"
+
+
+@dataclass(frozen=True)
+class KindClusterSettings:
+    name: str
+    node_image: str
+    http_port: int
+    https_port: int
+
+
+@dataclass(frozen=True)
+class ExistingClusterSettings:
+    kubeconfig: str
+    context: str
+
+
+ClusterSettings = Union[KindClusterSettings, ExistingClusterSettings]
+
+
+@dataclass(frozen=True)
+class IngressSettings:
+    # "nginx": this program installs F5's NGINX Ingress Controller;
+    # "external": the cluster runs one already, reached through class_name.
+    controller: str
+    chart: str
+    chart_version: Optional[str]
+    namespace: str
+    class_name: str
+
+    @property
+    def installed(self) -> bool:
+        return self.controller == "nginx"
+
+
+@dataclass(frozen=True)
+class IssuerSettings:
+    type: str
+    name: str
+    email: Optional[str] = None
+    server: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class CertManagerSettings:
+    version: str
+    chart: str
+    namespace: str
+    issuer: IssuerSettings
+
+
+@dataclass(frozen=True)
+class ArgoCDSettings:
+    version: str
+    install_manifest: str
+    install_manifest_sha256: str
+    reconciliation_timeout: str
+    namespace: str = ARGOCD_NAMESPACE
+    # The password as text, which the program hashes (kept out of repr), or None:
+    # Argo CD keeps its own initial password.
+    admin_password: Optional[str] = field(default=None, repr=False)
+    # pulumi.Output[str] marked secret, or None: no Git webhook.
+    webhook_secret: Any = None
+
+
+@dataclass(frozen=True)
+class TlsHost:
+    """A host that an application chart exposes through the ingress with TLS."""
+
+    host: str
+    secret_name: str
+    class_name: str
+    # The cert-manager ClusterIssuer the Ingress asks its certificate from.
+    cluster_issuer: str
+
+
+@dataclass(frozen=True)
+class AppChart:
+    service: str
+    path: str
+    value_files: tuple[str, ...]
+    tls: Optional[TlsHost]
+
+
+@dataclass(frozen=True)
+class GitOpsSettings:
+    repo_url: str
+    target_revision: str
+    namespace: str
+    apps: tuple[AppChart, ...]
+
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    server: str
+    username: Optional[str]
+    secret_name: str
+    # A pulumi.Output[str] marked secret; None means public images.
+    token: Any = None
+
+    @property
+    def has_credentials(self) -> bool:
+        return self.token is not None
+
+
+@dataclass(frozen=True)
+class PrometheusSettings:
+    version: str
+    retention: str
+    scrape_interval: str
+    cpu_request: str
+    memory_request: str
+    memory_limit: str
+
+
+@dataclass(frozen=True)
+class PlatformConfig:
+    stack: str
+    cluster: ClusterSettings
+    ingress: IngressSettings
+    cert_manager: CertManagerSettings
+    argocd: ArgoCDSettings
+    gitops: GitOpsSettings
+    registry: RegistrySettings
+    prometheus: PrometheusSettings
+
+    @property
+    def environment(self) -> str:
+        return self.stack

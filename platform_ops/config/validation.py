@@ -1,0 +1,194 @@
+"""What each `platform-ops:*` setting must be: `load_config` reads every setting in one pass
+and raises one ConfigError that lists every problem, before any resource is registered."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+from platform_ops.config.chart_values import application_charts, check_charts_match_platform, ingress_tls
+from platform_ops.config.errors import ConfigError
+from platform_ops.config.reader import SettingsReader, show_value
+from platform_ops.config.settings import (
+    CERT_MANAGER_CHART, CONFIG_KEYS, DEFAULT_ISSUER_NAMES, LETSENCRYPT_STAGING, NGINX_INGRESS_CHART, AppChart,
+    ArgoCDSettings, CertManagerSettings, ClusterSettings, ExistingClusterSettings, GitOpsSettings, IngressSettings,
+    IssuerSettings, KindClusterSettings, PlatformConfig, PrometheusSettings, RegistrySettings,
+    argocd_install_manifest_url,
+)
+from platform_ops.contract import DURATION, INGRESS_CONTROLLER_NAMESPACE, PROJECT
+from platform_ops.paths import CHARTS_DIR
+
+_PINNED_VERSION = re.compile(r"^v\d+\.\d+\.\d+$")
+_PINNED_CHART_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+# A chart: an OCI reference, an HTTPS URL of a chart archive, or a local path.
+_CHART_SOURCE = re.compile(r"^(oci://\S+|https://\S+\.tgz|[^\s:]+)$")
+_CHART_RULE = "must be an oci:// reference, an https:// URL of a chart archive (.tgz) or a local path"
+# A manifest: an HTTPS URL or a local path.
+_MANIFEST_SOURCE = re.compile(r"^(https://\S+|[^\s:]+)$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_KIND_NODE_IMAGE = re.compile(r"^kindest/node:v\d+\.\d+\.\d+@sha256:[0-9a-f]{64}$")
+_DNS_NAME = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_GIT_URL = re.compile(r"^(https://[^\s/]+/\S+|ssh://\S+|git@[^\s:]+:\S+)$")
+_QUANTITY = re.compile(r"^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti)?$")
+
+
+def load_config(stack: str, raw: Mapping[str, Any], secrets: Optional[Mapping[str, Any]] = None,
+                charts_dir: Path = CHARTS_DIR) -> PlatformConfig:
+    """Validate `raw` (the stack's `platform-ops:*` settings, keys without the
+    project prefix) and return typed settings, or raise ConfigError.
+
+    `secrets` maps the SECRET_KEYS that are set to their (secret) values."""
+    secrets = secrets or {}
+    reader = SettingsReader(stack, raw)
+    for key in raw:
+        if key not in CONFIG_KEYS:
+            reader.problem(key, f"is not a known setting (known: {', '.join(CONFIG_KEYS)})")
+
+    cluster = _read_cluster(reader, stack)
+    ingress = _read_ingress(reader)
+    cert_manager = _read_cert_manager(reader)
+    argocd = _read_argocd(reader, secrets)
+    gitops = _read_gitops(reader, stack, charts_dir)
+    registry = _read_registry(reader, secrets.get("registryToken"))
+    prometheus = _read_prometheus(reader)
+    check_charts_match_platform(reader, stack, gitops, ingress, cert_manager)
+
+    if reader.problems:
+        raise ConfigError("\n".join(reader.problems))
+    return PlatformConfig(stack, cluster, ingress, cert_manager, argocd, gitops, registry, prometheus)
+
+
+def _read_cluster(reader: SettingsReader, stack: str) -> Optional[ClusterSettings]:
+    section = reader.section("cluster")
+    mode = section.get("mode", "kind")
+    if mode == "kind":
+        name = reader.dns_label(section, "cluster.name", f"platform-{stack}")
+        node_image = reader.string(
+            section, "cluster.nodeImage", None, _KIND_NODE_IMAGE,
+            "must pin the kind node image by digest, such as kindest/node:v1.37.0@sha256:<64 hex digits>")
+        http_port = reader.port(section, "cluster.httpPort", 80)
+        https_port = reader.port(section, "cluster.httpsPort", 443)
+        if http_port is not None and http_port == https_port:
+            reader.problem("cluster.httpsPort", f"must differ from cluster.httpPort, both are {http_port}")
+        return KindClusterSettings(name, node_image, http_port, https_port)
+    if mode == "existing":
+        kubeconfig = reader.string(section, "cluster.kubeconfig")
+        context = reader.string(section, "cluster.context")
+        return ExistingClusterSettings(kubeconfig, context)
+    reader.problem("cluster.mode", f'must be "kind" or "existing", got {show_value(mode)}')
+    return None
+
+
+def _read_ingress(reader: SettingsReader) -> IngressSettings:
+    section = reader.section("ingress")
+    controller = reader.string(section, "ingress.controller", "nginx", re.compile(r"^(nginx|external)$"),
+                               'must be "nginx" (installed here) or "external" (the cluster\'s own)')
+    chart_version = None
+    if controller != "external":
+        chart_version = reader.string(section, "ingress.chartVersion", None, _PINNED_CHART_VERSION,
+                                      "must be a pinned chart version such as 2.4.4")
+    return IngressSettings(
+        controller=controller,
+        chart=reader.string(section, "ingress.chart", NGINX_INGRESS_CHART, _CHART_SOURCE, _CHART_RULE),
+        chart_version=chart_version,
+        namespace=reader.dns_label(section, "ingress.namespace", INGRESS_CONTROLLER_NAMESPACE),
+        class_name=reader.dns_label(section, "ingress.className", "nginx"),
+    )
+
+
+def _read_cert_manager(reader: SettingsReader) -> CertManagerSettings:
+    section = reader.section("certManager")
+    issuer_section = reader.section("certManager.issuer", required=False, parent=section)
+    issuer_type = reader.string(issuer_section, "certManager.issuer.type", "selfSigned",
+                                re.compile(r"^(selfSigned|acme)$"), 'must be "selfSigned" or "acme"')
+    email = server = None
+    if issuer_type == "acme":
+        email = reader.string(issuer_section, "certManager.issuer.email", None, _EMAIL,
+                              "must be the e-mail address the ACME account is registered with")
+        server = reader.string(issuer_section, "certManager.issuer.server", LETSENCRYPT_STAGING,
+                               re.compile(r"^https://\S+$"), "must be the https:// URL of an ACME directory")
+    issuer = IssuerSettings(
+        type=issuer_type,
+        name=reader.dns_label(issuer_section, "certManager.issuer.name",
+                              DEFAULT_ISSUER_NAMES.get(issuer_type, "platform-ca")),
+        email=email,
+        server=server,
+    )
+    return CertManagerSettings(
+        version=reader.string(section, "certManager.version", None, _PINNED_VERSION,
+                              "must be a pinned version such as v1.21.2"),
+        chart=reader.string(section, "certManager.chart", CERT_MANAGER_CHART, _CHART_SOURCE, _CHART_RULE),
+        namespace=reader.dns_label(section, "certManager.namespace", "cert-manager"),
+        issuer=issuer,
+    )
+
+
+def _read_argocd(reader: SettingsReader, secrets: Mapping[str, Any]) -> ArgoCDSettings:
+    section = reader.section("argocd")
+    version = reader.string(section, "argocd.version", None, _PINNED_VERSION,
+                            "must be a pinned version such as v3.5.7")
+    return ArgoCDSettings(
+        version=version,
+        install_manifest=reader.string(
+            section, "argocd.installManifest", argocd_install_manifest_url(version or ""), _MANIFEST_SOURCE,
+            "must be an https:// URL or a local path of Argo CD's install.yaml"),
+        install_manifest_sha256=reader.string(
+            section, "argocd.installManifestSha256", None, _SHA256,
+            "must be the SHA-256 of the install manifest, 64 lowercase hex digits"),
+        reconciliation_timeout=reader.string(
+            section, "argocd.reconciliationTimeout", "180s", re.compile(r"^\d+(s|m|h)$"),
+            "must be a duration such as 30s or 3m"),
+        admin_password=secrets.get("argocdAdminPassword"),
+        webhook_secret=secrets.get("argocdWebhookSecret"),
+    )
+
+
+def _read_gitops(reader: SettingsReader, stack: str, charts_dir: Path) -> GitOpsSettings:
+    section = reader.section("gitops")
+    repo_url = reader.string(section, "gitops.repoURL", None, _GIT_URL,
+                             "must be an https:// or ssh Git URL of this repository")
+    target_revision = reader.string(section, "gitops.targetRevision", "main")
+    namespace = reader.dns_label(section, "gitops.namespace", "default")
+    apps = []
+    for service in application_charts(charts_dir):
+        values_file = charts_dir / service / f"values-{stack}.yaml"
+        if not values_file.is_file():
+            reader.problems.append(
+                f"charts/{service}/values-{stack}.yaml: missing; every application chart needs "
+                f"a values file for stack {stack}")
+            continue
+        apps.append(AppChart(
+            service=service,
+            path=f"charts/{service}",
+            value_files=("values.yaml", f"values-{stack}.yaml"),
+            tls=ingress_tls(charts_dir / service, values_file),
+        ))
+    if not apps and not reader.problems:
+        reader.problems.append(f"charts/: no application chart found in {charts_dir}")
+    return GitOpsSettings(repo_url, target_revision, namespace, tuple(apps))
+
+
+def _read_registry(reader: SettingsReader, token: Any) -> RegistrySettings:
+    section = reader.section("registry", required=False)
+    server = reader.string(section, "registry.server", "ghcr.io", _DNS_NAME, "must be a registry host name")
+    secret_name = reader.dns_label(section, "registry.secretName", "ghcr-cred")
+    username = section.get("username")
+    if token is not None and not username:
+        reader.problem("registry.username", f"is required when {PROJECT}:registryToken is set")
+    return RegistrySettings(server, username, secret_name, token)
+
+
+def _read_prometheus(reader: SettingsReader) -> PrometheusSettings:
+    section = reader.section("prometheus")
+    duration = "must be a duration such as 30s, 15m or 2d"
+    quantity = "must be a Kubernetes quantity such as 100m, 256Mi or 1Gi"
+    return PrometheusSettings(
+        version=reader.string(section, "prometheus.version", None, re.compile(r"^v3\.\d+\.\d+$"),
+                              "must be a pinned Prometheus 3 version such as v3.13.5"),
+        retention=reader.string(section, "prometheus.retention", "2d", DURATION, duration),
+        scrape_interval=reader.string(section, "prometheus.scrapeInterval", "30s", DURATION, duration),
+        cpu_request=reader.string(section, "prometheus.cpuRequest", "100m", _QUANTITY, quantity),
+        memory_request=reader.string(section, "prometheus.memoryRequest", "256Mi", _QUANTITY, quantity),
+        memory_limit=reader.string(section, "prometheus.memoryLimit", "512Mi", _QUANTITY, quantity),
+    )
