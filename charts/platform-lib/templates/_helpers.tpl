@@ -1,6 +1,9 @@
 {{/*
 Naming, labels and platform conventions shared by every platform-ops application chart.
 Every define is namespaced "platform-lib." so it cannot collide with a chart's own helpers.
+The constant defines below (partOf, httpServicePort, the namespaces, prometheusName) and runAsId in
+_workload.tpl copy names of platform_ops/contract.py; tests/charts/test_library_contract.py keeps
+them equal.
 */}}
 
 {{/*
