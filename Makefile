@@ -142,14 +142,19 @@ $(TESTBED)/.mirror-cert-manager-$(CERT_MANAGER_VERSION):
 
 testbed: $(TESTBED_STAMPS)
 
+# One pytest worker per core (pytest-xdist). A stack's real-cluster cycle is an xdist_group: its
+# tests stay in order on one worker, which starts its own control plane, beside the other stack's.
+TEST_WORKERS ?= $(shell nproc)
+PYTEST = $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
+
 test: venv tools testbed
-	$(PY) -m pytest
+	$(PYTEST)
 
 test-offline: venv tools
-	$(PY) -m pytest --ignore=tests/cluster
+	$(PYTEST) --ignore=tests/cluster
 
 test-cluster: venv tools testbed
-	$(PY) -m pytest tests/cluster
+	$(PYTEST) tests/cluster
 
 render: venv $(TOOLS)/.helm-$(HELM_VERSION)
 	$(PY) scripts/render.py $(STACK)

@@ -1,5 +1,6 @@
-"""The real-cluster tier: one control plane on loopback for the whole test
-session, started before the first test of this folder and always stopped.
+"""The real-cluster tier: one control plane on loopback per test process (each
+pytest-xdist worker has its own), started before its first test of this folder
+and always stopped.
 
 A failing test's report ends with the tail of each component's log."""
 from __future__ import annotations

@@ -23,7 +23,8 @@ import bcrypt
 import pytest
 
 from components.gitops import application_spec, project_spec
-from platform_ops.config import PROJECT, load_config, stack_file_config
+from platform_ops.config import load_config, stack_file_config
+from platform_ops.contract import PROJECT
 from platform_ops.render.charts import Renderer
 from testbed import argocd_sync
 from testbed.controlplane import ControlPlane
@@ -59,7 +60,10 @@ def namespaces(cluster: ControlPlane) -> set[str]:
     return {ns["metadata"]["name"] for ns in cluster.get("namespaces")["items"]}
 
 
-@pytest.fixture(scope="module", params=["staging", "prod"])
+# Each stack's cycle is one xdist group: its tests run in order on one worker, against that worker's
+# own control plane, while the other stack's cycle runs on another worker side by side.
+@pytest.fixture(scope="module", params=[pytest.param(stack, marks=pytest.mark.xdist_group(f"cycle-{stack}"))
+                                        for stack in ("staging", "prod")])
 def platform(request, cluster, testbed, tmp_path_factory):
     stack = request.param
     cluster.apply(cluster_ingress_class())
