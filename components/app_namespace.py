@@ -15,10 +15,18 @@ BUILT_IN_NAMESPACES = frozenset({"default"})
 
 @dataclass
 class AppNamespaceArgs:
+    """The namespace the Argo CD Applications deploy the charts into."""
+
     name: str
 
 
 class AppNamespace(pulumi.ComponentResource):
+    """The apps' namespace with Pod Security `restricted` enforced, warned and audited.
+
+    A namespace every cluster has (`default`) is labelled in place with a NamespacePatch, never
+    created or deleted; any other is created and, on destroy, deleted.
+    """
+
     def __init__(self, name: str, args: AppNamespaceArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("platform-ops:apps:AppNamespace", name, None, opts)
         metadata = {"name": args.name, "labels": POD_SECURITY_RESTRICTED_LABELS}

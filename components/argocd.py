@@ -52,6 +52,8 @@ def _b64(text: str) -> str:
 
 @dataclass
 class ArgoCDArgs:
+    """A pinned Argo CD release for one stack on one cluster."""
+
     settings: ArgoCDSettings
     cluster: ClusterAccess
     stack: str
@@ -60,6 +62,14 @@ class ArgoCDArgs:
 
 
 class ArgoCD(pulumi.ComponentResource):
+    """Argo CD from the verified install.yaml of a pinned release, applied server-side into its
+    namespace through a provider whose default namespace is Argo CD's (the manifest names none).
+
+    After the install: the reconciliation timeout in argocd-cm (restarting the two workloads that
+    read it at start), the admin credential when the stack sets one (otherwise the command that
+    reads Argo CD's own), and the Git webhook secret. It never reads an object Argo CD creates.
+    """
+
     def __init__(self, name: str, args: ArgoCDArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("platform-ops:argocd:ArgoCD", name, None, opts)
         settings = args.settings

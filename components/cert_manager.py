@@ -37,12 +37,17 @@ def acme_issuer_spec(issuer: IssuerSettings, ingress_class: str) -> dict:
 
 @dataclass
 class CertManagerArgs:
+    """cert-manager's settings, the ingress class ACME solvers use, and the stack (names the CA)."""
+
     settings: CertManagerSettings
     ingress_class: str
     stack: str
 
 
 class CertManager(pulumi.ComponentResource):
+    """cert-manager from its pinned chart, in a Pod Security restricted namespace, and the stack's
+    ClusterIssuer: a self-signed root that signs a CA made in the cluster, or ACME HTTP-01."""
+
     def __init__(self, name: str, args: CertManagerArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("platform-ops:tls:CertManager", name, None, opts)
         settings = args.settings

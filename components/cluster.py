@@ -77,6 +77,8 @@ def kind_delete_script(name: str, kubeconfig_path: str) -> str:
 
 @dataclass
 class KindClusterArgs:
+    """The Kind cluster of a stack, and where its kubeconfig file goes (.kube/<stack>.yaml)."""
+
     settings: KindClusterSettings
     kubeconfig_path: str
 

@@ -28,6 +28,8 @@ SYNC_RETRY = {"limit": 5, "backoff": {"duration": "10s", "factor": 2, "maxDurati
 
 @dataclass
 class GitOpsApplicationsArgs:
+    """What the Applications deploy, and the Argo CD install they need first."""
+
     settings: GitOpsSettings
     environment: str
     argocd_namespace: str
@@ -62,6 +64,11 @@ def application_spec(settings: GitOpsSettings, app) -> dict:
 
 
 class GitOpsApplications(pulumi.ComponentResource):
+    """The platform's AppProject and one Argo CD Application per chart in charts/: automated sync
+    with prune and self-heal, retry with backoff, and the finalizer that makes Argo CD delete what
+    an Application deployed before the Application goes. Argo CD, not Pulumi, applies the workloads.
+    """
+
     def __init__(self, name: str, args: GitOpsApplicationsArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("platform-ops:gitops:GitOpsApplications", name, None, opts)
         settings = args.settings

@@ -16,6 +16,8 @@ KIND_PUBLIC_ADDRESS = "127.0.0.1"
 
 @dataclass
 class IngressArgs:
+    """The ingress settings of a stack, and how the controller is exposed."""
+
     settings: IngressSettings
     # True on Kind: NodePort service on KIND_NODE_PORTS; else a LoadBalancer.
     node_ports: bool = False

@@ -20,11 +20,16 @@ def docker_config_json(server: str, username: str, token: str) -> str:
 
 @dataclass
 class RegistryCredentialsArgs:
+    """The registry credentials of the stack, and the namespace whose pods pull with them."""
+
     settings: RegistrySettings
     namespace: str
 
 
 class RegistryCredentials(pulumi.ComponentResource):
+    """The image pull secret (dockerconfigjson, a secret in state) and the default ServiceAccount
+    patched to use it. Without a token it creates nothing and says so in the log."""
+
     def __init__(self, name: str, args: RegistryCredentialsArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("platform-ops:registry:RegistryCredentials", name, None, opts)
         settings = args.settings
