@@ -51,7 +51,8 @@ FENCE = re.compile(r"^ {0,3}(```+|~~~+)\s*([\w+-]*)")
 INLINE_CODE = re.compile(r"`([^`\n]+)`")
 INLINE_MAKE_COMMAND = re.compile(r"make(?: [\w.=<>/-]+)+")
 MAKE_CALL = re.compile(r"(?:^|[;&|(]\s*)make((?:\s+[^\s;&|)#]+)*)")
-SCRIPT_PATH = re.compile(r"(?<![\w./-])scripts/[\w./-]*\w")
+# A path of the repository's own code, which must exist wherever a document names it.
+SCRIPT_PATH = re.compile(r"(?<![\w./-])(?:scripts|platform_ops|components|testbed|bench|prometheus)/[\w./-]*\w")
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 
 
@@ -445,19 +446,32 @@ def test_the_readme_links_every_file_in_docs():
     assert sorted(f"docs/{path.name}" for path in DOCS.glob("*.md") if f"docs/{path.name}" not in linked) == []
 
 
-def test_every_link_into_and_within_docs_resolves():
+def link_problems(text: str, path: Path) -> list[str]:
+    """Each link of a document (at `path`) to a file that does not exist, to a heading its file
+    lacks, or out of the repository, which a user's clone does not have."""
     broken = []
-    for path in documents():
-        for target in LINK.findall(path.read_text()):
-            if re.match(r"^[a-z]+:", target):
-                continue
-            file_part, _, anchor = target.partition("#")
-            linked = (path.parent / file_part).resolve() if file_part else path
-            if not linked.exists():
-                broken.append(f"{name(path)}: {target}: no such file")
-            elif anchor and linked.suffix == ".md" and anchor not in heading_anchors(linked.read_text()):
-                broken.append(f"{name(path)}: {target}: no such heading")
-    assert broken == []
+    for target in LINK.findall(text):
+        if re.match(r"^[a-z]+:", target):
+            continue
+        file_part, _, anchor = target.partition("#")
+        linked = (path.parent / file_part).resolve() if file_part else path
+        if not linked.is_relative_to(REPO_ROOT):
+            broken.append(f"{name(path)}: {target}: points outside the repository")
+        elif not linked.exists():
+            broken.append(f"{name(path)}: {target}: no such file")
+        elif anchor and linked.suffix == ".md" and anchor not in heading_anchors(linked.read_text()):
+            broken.append(f"{name(path)}: {target}: no such heading")
+    return broken
+
+
+def test_every_link_into_and_within_docs_resolves():
+    assert [problem for path in documents() for problem in link_problems(path.read_text(), path)] == []
+
+
+def test_the_checker_reports_a_link_out_of_the_repository():
+    text = "Kept [elsewhere](../../shared/reference/setup.md) and [here](testing.md).\n"
+    assert link_problems(text, DOCS / "operations.md") == [
+        "docs/operations.md: ../../shared/reference/setup.md: points outside the repository"]
 
 
 def test_the_readme_shows_the_architecture_tree_of_the_programs_docstring():
