@@ -18,7 +18,7 @@ from components.cluster import KindCluster, KindClusterArgs, existing_cluster_ac
 from components.gitops import GitOpsApplications, GitOpsApplicationsArgs
 from components.ingress import Ingress, IngressArgs
 from components.kubernetes_provider import kubernetes_provider
-from components.prometheus import PrometheusStack, PrometheusStackArgs
+from components.prometheus import Prometheus, PrometheusArgs
 from components.registry import RegistryCredentials, RegistryCredentialsArgs
 from components.sources import SourceError, fetch_verified, verified_copy_path
 from platform_ops.config import ConfigError, KindClusterSettings, cluster_access_problems, offline_render, \
@@ -82,9 +82,9 @@ gitops = GitOpsApplications(
     opts=on_cluster(apps_namespace, ingress, cert_manager),
 )
 
-prometheus = PrometheusStack(
+prometheus = Prometheus(
     "prometheus",
-    PrometheusStackArgs(
+    PrometheusArgs(
         settings=cfg.prometheus,
         app_namespaces=[cfg.gitops.namespace],
         apps=[app.service for app in cfg.gitops.apps],

@@ -42,7 +42,7 @@ def one_run(stack: str) -> dict[str, float]:
     config_maps = [m for m in render.manifests if m["kind"] == "ConfigMap"
                    and (m["metadata"].get("namespace"), m["metadata"]["name"]) == (OBSERVABILITY_NAMESPACE, PROMETHEUS_CONFIG_MAP)]
     if len(config_maps) != 1:
-        sys.exit(f"stack {stack} renders no ConfigMap {OBSERVABILITY_NAMESPACE}/{PROMETHEUS_CONFIG_MAP}: is PrometheusStack wired in __main__.py?")
+        sys.exit(f"stack {stack} renders no ConfigMap {OBSERVABILITY_NAMESPACE}/{PROMETHEUS_CONFIG_MAP}: is the Prometheus component wired in __main__.py?")
     config_map = config_maps[0]
     sources = [ChartSource.from_application(a) for a in chart_applications(render.manifests)]
     [namespace] = {s.namespace for s in sources}

@@ -1,15 +1,19 @@
 """Prometheus for the platform's applications, installed as plain Kubernetes objects.
 
 No Helm chart and no operator: every object below is written out here so that what runs in the
-cluster can be read in one place. The scrape configuration and the rules are built by pure
-functions (`build_prometheus_config`, `build_rule_files`, `discovery_rbac_rules`) so tests can run
-the real `promtool` and `prometheus` on exactly what the cluster gets.
+cluster can be read in one place. The scrape configuration is built by pure functions
+(`build_prometheus_config`, `discovery_rbac_rules`); the recording rules and alerts are data, one
+rule group per file in prometheus/rules/ in Prometheus's own rule-file format, which
+`load_rule_files` checks and puts into the ConfigMap unchanged. So tests run the real `promtool`
+on the rule files themselves and `prometheus` on exactly what the cluster gets.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Optional, Sequence
 
 import pulumi
@@ -19,8 +23,11 @@ import yaml
 from platform_ops.config import PrometheusSettings
 from platform_ops.contract import (APPS_SCRAPE_JOB, DNS_LABEL, DURATION, OBSERVABILITY_NAMESPACE, PART_OF, POD_SECURITY_RESTRICTED_LABELS,
                                     PROMETHEUS_CONFIG_MAP, PROMETHEUS_NAME, PROMETHEUS_PORT)
+from platform_ops.paths import PROMETHEUS_RULES_DIR, REPO_ROOT
 
-COMPONENT_TYPE = "platform-ops:prometheus:PrometheusStack"
+COMPONENT_TYPE = "platform-ops:prometheus:Prometheus"
+# The type the component had until it was renamed: stacks deployed before keep their state under it.
+FORMER_COMPONENT_TYPE = "platform-ops:prometheus:PrometheusStack"
 
 NAMESPACE = OBSERVABILITY_NAMESPACE
 NAME = PROMETHEUS_NAME
@@ -49,34 +56,28 @@ TSDB_SIZE_LIMIT = "2Gi"
 DISCOVERY = "endpointslice"
 METRICS_PORT_NAME = "metrics"
 
+# The one range of every rule in prometheus/rules/ (tests/prometheus/test_rules.py checks they use
+# no other): the scrape interval must give it enough samples.
 RATE_WINDOW = "5m"
 # A 5m rate needs several samples to be stable; four is the usual floor.
 MIN_SAMPLES_PER_RATE_WINDOW = 4
 
-# HTTP status label values that are server errors. api-node (prom-client) records the numeric
-# code ("500"); core-go records Go's http.StatusText(code) ("Internal Server Error"), which exists
-# for exactly these 5xx codes: 500-508, 510 and 511. Go returns "" for any other code, so an
-# unknown 5xx from core-go cannot be told apart and is not counted. PromQL anchors the regex.
-HTTP_5XX_STATUS_TEXTS = (
-    "Internal Server Error",            # 500
-    "Not Implemented",                  # 501
-    "Bad Gateway",                      # 502
-    "Service Unavailable",              # 503
-    "Gateway Timeout",                  # 504
-    "HTTP Version Not Supported",       # 505
-    "Variant Also Negotiates",          # 506
-    "Insufficient Storage",             # 507
-    "Loop Detected",                    # 508
-    "Not Extended",                     # 510
-    "Network Authentication Required",  # 511
-)
-HTTP_5XX_STATUS_REGEX = "|".join(("5..",) + HTTP_5XX_STATUS_TEXTS)
-
-ERROR_RATIO_THRESHOLD = 0.05
-P99_LATENCY_THRESHOLD_SECONDS = 1
-# worker-python finishes a job every 10s, so a 5m window without one is 30 missed jobs: far
-# beyond scheduling jitter or a slow job.
-WORKER_STALL_WINDOW = "5m"
+# One rule group per file, prometheus/rules/<group>.yaml, so that promtool checks and unit-tests
+# the very files the ConfigMap carries.
+RULES_SUFFIX = ".yaml"
+# The rule files of the ConfigMap (prometheus.yml names them) and the groups each holds, in order.
+RULE_FILES: dict[str, tuple[str, ...]] = {
+    APP_RULES_FILE: ("platform-apps-recording", "platform-apps-alerts"),
+    PROMETHEUS_RULES_FILE: ("prometheus-alerts",),
+}
+# The alerts that list the apps by name: `up` of Prometheus's own job is no app's, and absent()
+# needs one selector per app. The rule file lists them while the program passes the application
+# charts of charts/; every load compares the two, so a new chart cannot go unwatched, and the
+# rule file stays the whole rule, as promtool tests it.
+APP_ALERTS_GROUP = "platform-apps-alerts"
+APP_NAMING_ALERTS = ("AppTargetDown", "AppTargetMissing")
+# A `job` label matcher, equality or regex; DNS labels hold no quote.
+JOB_MATCHER = re.compile(r'\bjob=~?"([^"]*)"')
 
 _SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 
@@ -150,7 +151,7 @@ def build_prometheus_config(settings: PrometheusSettings, namespaces: Sequence[s
             "evaluation_interval": settings.scrape_interval,
         },
         # Relative paths resolve against this file's directory, where the ConfigMap puts them.
-        "rule_files": [APP_RULES_FILE, PROMETHEUS_RULES_FILE],
+        "rule_files": list(RULE_FILES),
         "scrape_configs": [
             {
                 "job_name": NAME,
@@ -185,120 +186,79 @@ def build_prometheus_config(settings: PrometheusSettings, namespaces: Sequence[s
     }
 
 
-def _rate(selector: str) -> str:
-    return f"rate({selector}[{RATE_WINDOW}])"
+def _shown(path: Path) -> str:
+    """A path as error messages name it: from the repository root when it is inside it."""
+    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
 
 
-def build_rule_files(apps: Sequence[str]) -> dict[str, dict]:
-    """Rule file name -> rule file: recording rules and alerts for the apps, alerts for Prometheus."""
+def load_rule_group(path: Path) -> dict:
+    """The one rule group of prometheus/rules/<group>.yaml, checked: the group is named after the
+    file and every rule has `alert` or `record`, and `expr`. promtool checks the rest."""
+    where = _shown(path)
+    try:
+        document = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        at = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ValueError(f"{where}: not valid YAML: {getattr(error, 'problem', None) or error}{at}") from None
+    groups = document.get("groups") if isinstance(document, dict) else None
+    if not isinstance(groups, list):
+        raise ValueError(f"{where}: groups: missing or not a list")
+    if len(groups) != 1:
+        raise ValueError(f"{where}: groups: {len(groups)} groups, expected exactly one")
+    [group] = groups
+    if not isinstance(group, dict):
+        raise ValueError(f"{where}: groups[0]: not a mapping")
+    if group.get("name") != path.stem:
+        raise ValueError(f"{where}: groups[0].name: {group.get('name')!r} does not match the file name "
+                         f"(expected {path.stem!r})")
+    rules = group.get("rules")
+    if not isinstance(rules, list):
+        raise ValueError(f"{where}: groups[0].rules: missing or not a list")
+    for index, rule in enumerate(rules):
+        key = f"groups[0].rules[{index}]"
+        if not isinstance(rule, dict):
+            raise ValueError(f"{where}: {key}: not a mapping")
+        if "alert" not in rule and "record" not in rule:
+            raise ValueError(f"{where}: {key}: neither alert nor record")
+        if not rule.get("expr"):
+            raise ValueError(f"{where}: {key}.expr: missing in {rule.get('alert') or rule.get('record')}")
+    return group
+
+
+def _check_app_alerts(path: Path, group: dict, apps: Sequence[str]) -> None:
+    """Each alert of APP_NAMING_ALERTS names exactly `apps` in its `job` matchers."""
+    expected = sorted(apps)
+    for alert in APP_NAMING_ALERTS:
+        found = [(i, rule) for i, rule in enumerate(group["rules"]) if rule.get("alert") == alert]
+        if not found:
+            raise ValueError(f"{_shown(path)}: groups[0].rules: no alert {alert}, which has to name every app "
+                             f"(APP_NAMING_ALERTS in components/prometheus.py)")
+        for index, rule in found:
+            named = sorted({app for matcher in JOB_MATCHER.findall(rule["expr"]) for app in matcher.split("|")})
+            if named != expected:
+                raise ValueError(f"{_shown(path)}: groups[0].rules[{index}].expr: {alert} names the apps "
+                                 f"{', '.join(named) or 'none'}, not the apps Prometheus scrapes: {', '.join(expected)}")
+
+
+def load_rule_files(apps: Sequence[str], rules_dir: Path = PROMETHEUS_RULES_DIR) -> dict[str, dict]:
+    """Rule file name -> rule file: the groups of `rules_dir` as RULE_FILES puts them into the
+    ConfigMap, each group as its file has it."""
     apps = _check_names("apps", apps)
-    by = "sum by (namespace, job)"
-    requests = f"{by} ({_rate('http_requests_total')})"
-    # json.dumps quotes the regex as a PromQL double-quoted string.
-    errors = f'{by} ({_rate(f"http_requests_total{{status=~{json.dumps(HTTP_5XX_STATUS_REGEX)}}}")})'
-    window = RATE_WINDOW
-
-    def quantile(q: float) -> str:
-        return (f"histogram_quantile({q}, sum by (namespace, job, le) "
-                f"({_rate('http_request_duration_seconds_bucket')}))")
-
-    recording = [
-        {"record": f"job:http_requests:rate{window}", "expr": requests},
-        {"record": f"job:http_requests_5xx:rate{window}", "expr": errors},
-        # Rules of a group run in order, so this one reads the two above at the same instant.
-        # An app with traffic and no 5xx gets 0, not a missing series; no traffic, no ratio.
-        {"record": f"job:http_requests_5xx:ratio_rate{window}",
-         "expr": (f"(job:http_requests_5xx:rate{window} or 0 * job:http_requests:rate{window})"
-                  f" / (job:http_requests:rate{window} > 0)")},
-        # core-go's histogram has no status label, so latency is over all responses.
-        {"record": f"job:http_request_duration_seconds:p50_rate{window}", "expr": quantile(0.5)},
-        {"record": f"job:http_request_duration_seconds:p95_rate{window}", "expr": quantile(0.95)},
-        {"record": f"job:http_request_duration_seconds:p99_rate{window}", "expr": quantile(0.99)},
-    ]
-    app_jobs = _alternation(apps)
-    alerts = [
-        {
-            "alert": "AppTargetDown",
-            "expr": f'up{{job=~"{app_jobs}"}} == 0',
-            "for": "2m",
-            "labels": {"severity": "critical"},
-            "annotations": {
-                "summary": "{{ $labels.job }} pod {{ $labels.pod }} cannot be scraped",
-                "description": ("Prometheus has failed to scrape /metrics of {{ $labels.namespace }}/"
-                                "{{ $labels.pod }} ({{ $labels.job }}) for 2 minutes."),
-            },
-        },
-        {
-            # A pod that never reaches Running, a missing Service or lost discovery permissions
-            # leave no target at all, so `up == 0` never fires for them.
-            "alert": "AppTargetMissing",
-            "expr": " or ".join(f'absent(up{{job="{app}"}})' for app in apps),
-            "for": "5m",
-            "labels": {"severity": "critical"},
-            "annotations": {
-                "summary": "{{ $labels.job }} has no scrape target",
-                "description": ("Prometheus has discovered no running pod of {{ $labels.job }} behind a "
-                                "Service port named metrics for 5 minutes."),
-            },
-        },
-        {
-            "alert": "AppHighErrorRatio",
-            "expr": f"job:http_requests_5xx:ratio_rate{window} > {ERROR_RATIO_THRESHOLD}",
-            "for": "5m",
-            "labels": {"severity": "critical"},
-            "annotations": {
-                "summary": "{{ $labels.job }} answers {{ $value | humanizePercentage }} of requests with 5xx",
-                "description": (f"More than {ERROR_RATIO_THRESHOLD:.0%} of the HTTP requests of "
-                                "{{ $labels.namespace }}/{{ $labels.job }} failed with a server error "
-                                f"over {window}, for 5 minutes."),
-            },
-        },
-        {
-            "alert": "AppHighLatencyP99",
-            "expr": f"job:http_request_duration_seconds:p99_rate{window} > {P99_LATENCY_THRESHOLD_SECONDS}",
-            "for": "10m",
-            "labels": {"severity": "warning"},
-            "annotations": {
-                "summary": "{{ $labels.job }} p99 latency is {{ $value | humanizeDuration }}",
-                "description": (f"The 99th percentile of HTTP request duration of {{{{ $labels.namespace }}}}/"
-                                f"{{{{ $labels.job }}}} has been above {P99_LATENCY_THRESHOLD_SECONDS}s "
-                                "for 10 minutes."),
-            },
-        },
-        {
-            "alert": "WorkerStalled",
-            "expr": f"increase(worker_jobs_processed_total[{WORKER_STALL_WINDOW}]) == 0",
-            "for": "2m",
-            "labels": {"severity": "warning"},
-            "annotations": {
-                "summary": "worker {{ $labels.pod }} has processed no job",
-                "description": ("{{ $labels.namespace }}/{{ $labels.pod }} ({{ $labels.job }}) is scraped "
-                                f"but has not finished a job in {WORKER_STALL_WINDOW}."),
-            },
-        },
-    ]
-    prometheus_alerts = [
-        {
-            "alert": "PrometheusConfigReloadFailed",
-            "expr": "prometheus_config_last_reload_successful == 0",
-            "for": "2m",
-            "labels": {"severity": "warning"},
-            "annotations": {
-                "summary": "Prometheus {{ $labels.instance }} runs on an old configuration",
-                "description": ("The last reload of prometheus.yml or the rule files failed; Prometheus keeps "
-                                "the configuration it loaded before. Its log names the error."),
-            },
-        },
-    ]
-    return {
-        APP_RULES_FILE: {"groups": [
-            {"name": "platform-apps-recording", "rules": recording},
-            {"name": "platform-apps-alerts", "rules": alerts},
-        ]},
-        PROMETHEUS_RULES_FILE: {"groups": [
-            {"name": "prometheus-alerts", "rules": prometheus_alerts},
-        ]},
-    }
+    listed = {group: file_name for file_name, groups in RULE_FILES.items() for group in groups}
+    for path in sorted(rules_dir.glob(f"*{RULES_SUFFIX}")):
+        if path.stem not in listed:
+            raise ValueError(f"{_shown(path)}: group {path.stem} is in no rule file of the ConfigMap "
+                             f"(RULE_FILES in components/prometheus.py)")
+    groups = {}
+    for group_name, file_name in listed.items():
+        path = rules_dir / f"{group_name}{RULES_SUFFIX}"
+        if not path.is_file():
+            raise ValueError(f"{_shown(path)}: missing; RULE_FILES in components/prometheus.py puts group "
+                             f"{group_name} into {file_name}")
+        groups[group_name] = load_rule_group(path)
+    _check_app_alerts(rules_dir / f"{APP_ALERTS_GROUP}{RULES_SUFFIX}", groups[APP_ALERTS_GROUP], apps)
+    return {file_name: {"groups": [groups[name] for name in names]} for file_name, names in RULE_FILES.items()}
 
 
 def dump_yaml(document: dict) -> str:
@@ -309,7 +269,7 @@ def dump_yaml(document: dict) -> str:
 def config_map_data(settings: PrometheusSettings, namespaces: Sequence[str], apps: Sequence[str]) -> dict[str, str]:
     """The files Prometheus reads from /etc/prometheus."""
     data = {CONFIG_FILE: dump_yaml(build_prometheus_config(settings, namespaces, apps))}
-    for file_name, rules in build_rule_files(apps).items():
+    for file_name, rules in load_rule_files(apps).items():
         data[file_name] = dump_yaml(rules)
     return data
 
@@ -439,7 +399,9 @@ def network_policy_spec(namespaces: Sequence[str], apps: Sequence[str]) -> dict:
 
 
 @dataclass(frozen=True)
-class PrometheusStackArgs:
+class PrometheusArgs:
+    """What the program passes to `Prometheus`: the stack's settings and the apps to scrape."""
+
     settings: PrometheusSettings
     # Namespaces whose EndpointSlices Prometheus watches (read access is granted in each).
     app_namespaces: Sequence[str]
@@ -452,12 +414,25 @@ class PrometheusStackArgs:
     kubectl: str = "kubectl"
 
 
-class PrometheusStack(pulumi.ComponentResource):
-    def __init__(self, name: str, args: PrometheusStackArgs, opts: Optional[pulumi.ResourceOptions] = None):
+class Prometheus(pulumi.ComponentResource):
+    """Prometheus in namespace `observability`: it discovers the apps through the EndpointSlices
+    of their namespaces, scrapes their /metrics, and evaluates the rules of prometheus/rules/.
+
+    Children: the Namespace, a ServiceAccount, a discovery Role and RoleBinding in each app
+    namespace, the ConfigMap (prometheus.yml and the rule files), the Deployment, its Service and
+    NetworkPolicy. Arguments that Prometheus would refuse, or apps that the rules do not name,
+    raise ValueError before anything is registered.
+    """
+
+    def __init__(self, name: str, args: PrometheusArgs, opts: Optional[pulumi.ResourceOptions] = None):
         settings = args.settings
         # Invalid arguments fail before anything is registered.
         namespaces = _check_names("app namespaces", args.app_namespaces)
         data = config_map_data(settings, namespaces, args.apps)
+        # Under the former type, the component and its children keep their state instead of being
+        # replaced: the alias carries over to every child's URN.
+        opts = pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(aliases=[pulumi.Alias(type_=FORMER_COMPONENT_TYPE)]))
         if args.provider is not None:
             opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(providers=[args.provider]))
         super().__init__(COMPONENT_TYPE, name, None, opts)

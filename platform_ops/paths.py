@@ -8,6 +8,11 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # The folder of the Helm charts, as Argo CD Applications name it (source.path "charts/<service>").
 CHARTS_FOLDER = "charts"
 CHARTS_DIR = REPO_ROOT / CHARTS_FOLDER
+# Prometheus's recording rules and alerts, one file per group.
+PROMETHEUS_RULES_DIR = REPO_ROOT / "prometheus" / "rules"
+# What a run of the Pulumi program needs from the repository, besides the stack files: a copy of
+# these runs exactly as the repository does.
+PROGRAM_FILES = ("Pulumi.yaml", "__main__.py", "platform_ops", "components", "charts", "prometheus")
 
 # The Makefile exports both; a run outside make falls back to the repository's own folders.
 TOOLS_ENV = "PLATFORM_OPS_TOOLS"

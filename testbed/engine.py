@@ -14,9 +14,8 @@ from typing import Optional
 import yaml
 
 from platform_ops.contract import PROJECT
+from platform_ops.paths import PROGRAM_FILES
 
-# What a Pulumi run of the program needs from the repository.
-PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "platform_ops", "components", "charts")
 PASSPHRASE = "platform-ops testbed"
 # Longer than any await of the provider here (a Deployment waits 10 minutes by default) would be
 # a hang; what it printed so far goes into the error.
@@ -68,7 +67,7 @@ class PulumiProject:
         return self.workdir / "project"
 
     def prepare(self, overrides: dict, secrets: Optional[dict] = None,
-                files: tuple[str, ...] = PROJECT_FILES) -> "PulumiProject":
+                files: tuple[str, ...] = PROGRAM_FILES) -> "PulumiProject":
         """Copy the project, write the stack's settings with `overrides`, create
         the stack on a file backend of the run and set `secrets` as secrets."""
         self.project.mkdir(parents=True, exist_ok=True)

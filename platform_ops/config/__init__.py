@@ -6,7 +6,7 @@ all of them at once, so that one `pulumi up` shows everything to fix.
     errors          ConfigError and MissingStackFile
     settings        the typed settings of a stack, the keys it may set and their defaults
     reader          walks the raw settings, checks each field's shape and collects every problem
-    chart_values    the application charts, their merged values, and that they match the stack
+    chart_values    the charts' merged values, and that they match the stack
     validation      load_config: every setting validated in one pass, one ConfigError for all
     stack_files     Pulumi.<stack>.yaml read straight from the repository, without Pulumi
     runtime         the settings through the running Pulumi program; the offline-render switch
@@ -17,7 +17,7 @@ Only runtime touches Pulumi, and only when read_pulumi_config is called.
 """
 from __future__ import annotations
 
-from platform_ops.config.chart_values import application_charts, merged_values
+from platform_ops.config.chart_values import merged_values
 from platform_ops.config.cluster_access import cluster_access_problems
 from platform_ops.config.errors import ConfigError, MissingStackFile
 from platform_ops.config.runtime import OFFLINE_RENDER_ENV, offline_render, read_pulumi_config
@@ -29,15 +29,12 @@ from platform_ops.config.settings import (
 )
 from platform_ops.config.stack_files import stack_file, stack_file_config
 from platform_ops.config.validation import load_config
-# PROJECT belongs to platform_ops.contract; it stays importable from here because tests
-# (tests/platform/test_config.py, tests/prometheus/harness.py, tests/cluster) import it so.
-from platform_ops.contract import PROJECT
 
 __all__ = [
     "AppChart", "ArgoCDSettings", "CERT_MANAGER_CHART", "CONFIG_KEYS", "CertManagerSettings", "ClusterSettings",
     "ConfigError", "DEFAULT_ISSUER_NAMES", "ExistingClusterSettings", "GitOpsSettings", "IngressSettings",
     "IssuerSettings", "KindClusterSettings", "LETSENCRYPT_STAGING", "MissingStackFile", "NGINX_INGRESS_CHART",
-    "OFFLINE_RENDER_ENV", "PROJECT", "PlatformConfig", "PrometheusSettings", "RegistrySettings", "SECRET_KEYS",
-    "TlsHost", "application_charts", "argocd_install_manifest_url", "cluster_access_problems", "load_config",
+    "OFFLINE_RENDER_ENV", "PlatformConfig", "PrometheusSettings", "RegistrySettings", "SECRET_KEYS",
+    "TlsHost", "argocd_install_manifest_url", "cluster_access_problems", "load_config",
     "merged_values", "offline_render", "read_pulumi_config", "stack_file", "stack_file_config",
 ]

@@ -52,7 +52,7 @@ def expected_graph(stack):
         ("kubernetes:argoproj.io/v1alpha1:Application", "gitops-api-node", "gitops"),
         ("kubernetes:argoproj.io/v1alpha1:Application", "gitops-core-go", "gitops"),
         ("kubernetes:argoproj.io/v1alpha1:Application", "gitops-worker-python", "gitops"),
-        ("platform-ops:prometheus:PrometheusStack", "prometheus", None),
+        ("platform-ops:prometheus:Prometheus", "prometheus", None),
         ("kubernetes:core/v1:Namespace", "prometheus-namespace", "prometheus"),
         ("kubernetes:core/v1:ServiceAccount", "prometheus-service-account", "prometheus"),
         ("kubernetes:rbac.authorization.k8s.io/v1:Role", "prometheus-discovery-default", "prometheus"),

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-PROJECT_FILES = ["__main__.py", "Pulumi.yaml", "Pulumi.dev.yaml", "platform_ops", "components", "charts", "scripts"]
+from platform_ops.paths import PROGRAM_FILES
+
+PROJECT_FILES = [*PROGRAM_FILES, "Pulumi.dev.yaml", "scripts"]
 
 
 @pytest.fixture(autouse=True)

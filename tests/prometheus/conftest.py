@@ -1,7 +1,7 @@
 """Fixtures of the Prometheus tests.
 
 The Prometheus objects come from the offline render of a stack (`rendered`), so the tests see
-what the program really passes to PrometheusStack. Component-level tests that need other
+what the program really passes to the Prometheus component. Component-level tests that need other
 arguments run the component alone under Pulumi's mocks (tests/prometheus/harness.py).
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from platform_ops.render.charts import ChartSource, Renderer, chart_applications
 @dataclass
 class PrometheusRender:
     stack: str
-    component: object          # the PrometheusStack registration
+    component: object          # the Prometheus component's registration
     children: list             # its registrations
     manifests: list[dict]      # the Kubernetes objects it creates
     chart_sources: list[ChartSource]
@@ -38,7 +38,7 @@ class PrometheusRender:
 
 @pytest.fixture(scope="session")
 def prometheus_render(rendered):
-    """stack -> the PrometheusStack of that stack's offline render."""
+    """stack -> the Prometheus component of that stack's offline render."""
     from platform_ops.render.program import manifest
 
     cache: dict[str, PrometheusRender] = {}

@@ -1,6 +1,6 @@
 """Helpers of the Prometheus tests.
 
-`run_program` runs PrometheusStack alone under Pulumi's mock engine and records what it
+`run_program` runs the Prometheus component alone under Pulumi's mock engine and records what it
 registers: the stack render (scripts/render.py) shows the component as the program wires it,
 this shows the component's own behaviour (arguments, provider, validation) with any arguments.
 """
@@ -10,8 +10,9 @@ import subprocess
 from pathlib import Path
 from typing import Callable
 
-from components.prometheus import PrometheusStackArgs
-from platform_ops.config import PROJECT, load_config
+from components.prometheus import PrometheusArgs
+from platform_ops.config import load_config
+from platform_ops.contract import PROJECT
 from platform_ops.render.program import Registration, run_under_mocks, stack_config
 
 RULE_TESTS_DIR = Path(__file__).resolve().parent / "rules"
@@ -22,12 +23,12 @@ def run_program(program: Callable[[], None], stack: str = "test") -> list[Regist
     return run_under_mocks(program, stack).resources
 
 
-def program_args(stack: str) -> PrometheusStackArgs:
+def program_args(stack: str) -> PrometheusArgs:
     """The arguments __main__.py derives from the stack's configuration."""
     raw = {key[len(PROJECT) + 1:]: value for key, value in stack_config(stack).items()
            if key.startswith(f"{PROJECT}:") and not (isinstance(value, dict) and set(value) == {"secure"})}
     cfg = load_config(stack, raw)
-    return PrometheusStackArgs(
+    return PrometheusArgs(
         settings=cfg.prometheus,
         app_namespaces=[cfg.gitops.namespace],
         apps=[app.service for app in cfg.gitops.apps],

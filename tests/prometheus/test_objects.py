@@ -1,4 +1,4 @@
-"""The Kubernetes objects of PrometheusStack: valid, restricted, and wired to each other."""
+"""The Kubernetes objects of the Prometheus component: valid, restricted, and wired to each other."""
 from __future__ import annotations
 
 import copy
@@ -13,7 +13,7 @@ import pytest
 from components import prometheus as prom
 from platform_ops.chart_checks import check_kubernetes_schema, check_pod_security_restricted
 from platform_ops.contract import PROMETHEUS_POD_LABELS, STACKS
-from platform_ops.render.program import normalized
+from platform_ops.render.program import _RecordingMonitor, normalized
 from tests.prometheus.harness import program_args, run_program
 
 CHILDREN = [
@@ -146,8 +146,8 @@ def test_the_config_checksum_is_the_sha256_of_the_config_map_data(prometheus_ren
 
 
 def _deployment_checksum(settings) -> str:
-    registered = run_program(lambda: prom.PrometheusStack(
-        "prometheus", prom.PrometheusStackArgs(settings, ["default"], ["api-node", "core-go", "worker-python"])))
+    registered = run_program(lambda: prom.Prometheus(
+        "prometheus", prom.PrometheusArgs(settings, ["default"], ["api-node", "core-go", "worker-python"])))
     [deployment] = [r.inputs for r in registered if r.type == "kubernetes:apps/v1:Deployment"]
     return deployment["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
 
@@ -177,8 +177,34 @@ def test_the_pod_has_the_labels_app_network_policies_admit(prometheus_render):
 
 def test_the_component_is_a_typed_parent_of_every_object(prometheus_render):
     render = prometheus_render("dev")
-    assert (render.component.type, render.component.name) == ("platform-ops:prometheus:PrometheusStack", "prometheus")
+    assert (render.component.type, render.component.name) == ("platform-ops:prometheus:Prometheus", "prometheus")
     assert sorted((r.type, r.name) for r in render.children) == sorted(CHILDREN)
+
+
+def _registered_aliases(monkeypatch, program) -> dict[str, list[tuple[str, str]]]:
+    """Resource name -> the (name, type) aliases the engine gets with its registration (the render
+    does not record aliases, so they are read where the mock engine receives them)."""
+    aliases = {}
+    register = _RecordingMonitor.RegisterResource
+
+    def recording(monitor, request):
+        aliases[request.name] = [(alias.spec.name, alias.spec.type) for alias in request.aliases]
+        return register(monitor, request)
+
+    monkeypatch.setattr(_RecordingMonitor, "RegisterResource", recording)
+    run_program(program)
+    return aliases
+
+
+def test_the_component_keeps_the_state_of_its_former_type(monkeypatch):
+    aliases = _registered_aliases(monkeypatch, lambda: prom.Prometheus("prometheus", program_args("dev")))
+    assert aliases["prometheus"] == [("", "platform-ops:prometheus:PrometheusStack")]
+
+
+def test_aliases_given_in_the_options_are_kept(monkeypatch):
+    aliases = _registered_aliases(monkeypatch, lambda: prom.Prometheus(
+        "prometheus", program_args("dev"), opts=pulumi.ResourceOptions(aliases=[pulumi.Alias(name="monitoring")])))
+    assert aliases["prometheus"] == [("monitoring", ""), ("", "platform-ops:prometheus:PrometheusStack")]
 
 
 def _run_with(provider_in_args: bool):
@@ -187,9 +213,9 @@ def _run_with(provider_in_args: bool):
     def program():
         provider = k8s.Provider("cluster", kubeconfig="{}")
         if provider_in_args:
-            prom.PrometheusStack("obs", dataclasses.replace(args, provider=provider))
+            prom.Prometheus("obs", dataclasses.replace(args, provider=provider))
         else:
-            prom.PrometheusStack("obs", args, opts=pulumi.ResourceOptions(providers=[provider]))
+            prom.Prometheus("obs", args, opts=pulumi.ResourceOptions(providers=[provider]))
 
     return run_program(program)
 
@@ -221,7 +247,7 @@ def test_invalid_arguments_fail_before_anything_is_registered():
 
     def program():
         with pytest.raises(ValueError) as error:
-            prom.PrometheusStack("prometheus", dataclasses.replace(args, apps=[]))
+            prom.Prometheus("prometheus", dataclasses.replace(args, apps=[]))
         assert str(error.value) == "apps: at least one is required"
 
     registered = run_program(program)

@@ -95,8 +95,8 @@ def test_the_render_binds_a_discovery_role_in_the_app_namespace_only(prometheus_
 
 def test_every_app_namespace_gets_its_own_role_and_binding():
     args = program_args("dev")
-    registered = run_program(lambda: prom.PrometheusStack(
-        "prometheus", prom.PrometheusStackArgs(args.settings, ["default", "team-a"], args.apps)))
+    registered = run_program(lambda: prom.Prometheus(
+        "prometheus", prom.PrometheusArgs(args.settings, ["default", "team-a"], args.apps)))
     objects = [normalized(r.inputs) for r in registered if r.custom]
     roles = sorted((o["metadata"]["namespace"], o["metadata"]["name"]) for o in objects if o["kind"] == "Role")
     bindings = sorted((o["metadata"]["namespace"], o["roleRef"]["name"]) for o in objects if o["kind"] == "RoleBinding")
