@@ -11,17 +11,6 @@ import yaml
 from platform_ops.config.reader import SettingsReader, show_value
 from platform_ops.config.settings import CertManagerSettings, GitOpsSettings, IngressSettings, TlsHost
 from platform_ops.contract import PROJECT
-from platform_ops.paths import CHARTS_DIR
-
-
-def application_charts(charts_dir: Path = CHARTS_DIR) -> list[str]:
-    """Names of the application charts (library charts are building blocks, not services)."""
-    services = []
-    for chart_yaml in sorted(charts_dir.glob("*/Chart.yaml")):
-        chart = yaml.safe_load(chart_yaml.read_text()) or {}
-        if chart.get("type", "application") == "application":
-            services.append(chart_yaml.parent.name)
-    return services
 
 
 def ingress_tls(chart_dir: Path, env_values_file: Path) -> Optional[TlsHost]:

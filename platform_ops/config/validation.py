@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-from platform_ops.config.chart_values import application_charts, check_charts_match_platform, ingress_tls
+from platform_ops.config.chart_values import check_charts_match_platform, ingress_tls
 from platform_ops.config.errors import ConfigError
 from platform_ops.config.reader import SettingsReader, show_value
 from platform_ops.config.settings import (
@@ -16,6 +16,7 @@ from platform_ops.config.settings import (
     argocd_install_manifest_url,
 )
 from platform_ops.contract import DURATION, INGRESS_CONTROLLER_NAMESPACE, PROJECT
+from platform_ops.layout import application_charts
 from platform_ops.paths import CHARTS_DIR
 
 _PINNED_VERSION = re.compile(r"^v\d+\.\d+\.\d+$")

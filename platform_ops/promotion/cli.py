@@ -285,7 +285,7 @@ def _main(args: argparse.Namespace) -> int:
     root = git.root
 
     if args.command == "list":
-        names = layout.environments(root) if args.what == "envs" else layout.services(root)
+        names = layout.stacks(root) if args.what == "envs" else layout.services(root)
         print("\n".join(names))
         return 0
 

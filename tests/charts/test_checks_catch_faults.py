@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from platform_ops import chart_checks as checks
-from platform_ops.config import application_charts
+from platform_ops.layout import application_charts
+from platform_ops.paths import CHARTS_DIR
 from platform_ops.render.charts import GoYamlLoader, load_manifests
 
 
@@ -341,7 +342,7 @@ def test_core_go_url_check_accepts_the_namespace_qualified_name(chart_manifests,
 
 @pytest.fixture
 def dev_renders(chart_manifests):
-    return {app: chart_manifests("dev", app) for app in application_charts()}
+    return {app: chart_manifests("dev", app) for app in application_charts(CHARTS_DIR)}
 
 
 def test_network_policy_check_reports_a_missing_default_deny(dev_renders):

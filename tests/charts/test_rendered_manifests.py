@@ -7,7 +7,9 @@ import pytest
 import yaml
 
 from platform_ops import chart_checks as checks
-from platform_ops.config import application_charts, merged_values
+from platform_ops.config import merged_values
+from platform_ops.layout import application_charts
+from platform_ops.paths import CHARTS_DIR
 from platform_ops.render.charts import GoYamlLoader, total_requests
 
 
@@ -105,7 +107,7 @@ def test_core_go_base_url_points_at_the_core_go_service(chart_manifests, sources
 
 
 def test_network_policies_admit_exactly_the_platform_flows(chart_manifests, each_stack):
-    renders = {app: chart_manifests(each_stack, app) for app in application_charts()}
+    renders = {app: chart_manifests(each_stack, app) for app in application_charts(CHARTS_DIR)}
     assert checks.check_network_policies(renders) == []
 
 

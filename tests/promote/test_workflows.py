@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.promote import workflow_checks as checks
-from testbed.promotion_repo import REPO_ROOT, Remote
+from testbed.promotion_repo import REPO_ROOT, Remote, Symlink
 
 WORKFLOWS = REPO_ROOT / ".github" / "workflows"
 NAMES = ("ci.yml", "preview.yml", "promote.yml", "e2e.yml")
@@ -119,11 +119,12 @@ def promote_script() -> str:
 
 @pytest.fixture
 def ci_remote(tmp_path) -> Remote:
-    """A fixture remote that, like the real repository, carries scripts/promote.py."""
-    extra = {"scripts/promote.py": (REPO_ROOT / "scripts" / "promote.py").read_text(),
-             "scripts/platform_ops/__init__.py": (REPO_ROOT / "platform_ops" / "__init__.py").read_text()}
-    for path in sorted((REPO_ROOT / "platform_ops" / "promotion").glob("*.py")):
-        extra[f"scripts/platform_ops/promotion/{path.name}"] = path.read_text()
+    """A fixture remote that, like the real repository, carries scripts/promote.py and the library
+    it imports (scripts/platform_ops links to it)."""
+    extra: dict[str, str | Symlink] = {"scripts/promote.py": (REPO_ROOT / "scripts" / "promote.py").read_text(),
+                                       "scripts/platform_ops": Symlink("../platform_ops")}
+    for path in sorted((REPO_ROOT / "platform_ops").rglob("*.py")):
+        extra[str(path.relative_to(REPO_ROOT))] = path.read_text()
     return Remote.create(tmp_path, extra_files=extra)
 
 
