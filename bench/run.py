@@ -53,8 +53,10 @@ def bench_charts() -> None:
     print(f"dev workloads request {requests['cpu'] * 1000:.0f}m CPU and {requests['memory'] / 2**20:.0f}Mi memory")
 
 
-def bench_tests() -> None:
-    report("test suite (pytest -q)", timed([PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider"], runs=1))
+def bench_test_tiers() -> None:
+    """The tiers as `make` runs them: on every core, one control plane per worker for the cluster tier."""
+    report("offline tiers (make test-offline)", timed(["make", "--no-print-directory", "test-offline"], runs=5))
+    report("real-cluster tier (make test-cluster)", timed(["make", "--no-print-directory", "test-cluster"], runs=3))
 
 
 def bench_module(module: str):
@@ -69,7 +71,7 @@ BENCHES = {
     "promote": bench_module("promote"),
     "prometheus": bench_module("prometheus_discovery"),
     "cluster": bench_module("cluster"),
-    "tests": bench_tests,
+    "tests": bench_test_tiers,
 }
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from testbed.controlplane import ControlPlane, ControlPlaneError
-from testbed.stacks import CONTEXTS, testbed_dir
+from platform_ops.paths import testbed_dir
+from testbed.stacks import CONTEXTS
 
 # The running control plane, for the failure reports of every test of the tier.
 _running: list[ControlPlane] = []

@@ -13,7 +13,8 @@ import pytest
 from platform_ops.render.charts import Renderer, chart_applications, render_application
 from testbed import argocd_sync
 from testbed.engine import PulumiProject
-from testbed.stacks import REPO_ROOT, local_sources
+from platform_ops.paths import REPO_ROOT
+from testbed.stacks import local_sources
 
 RESTRICTED = {"pod-security.kubernetes.io/enforce": "restricted"}
 

@@ -30,7 +30,8 @@ from testbed import argocd_sync
 from testbed.controlplane import ControlPlane
 from testbed.cluster_discovery import discovered_targets
 from testbed.engine import PulumiProject
-from testbed.stacks import ADMIN_PASSWORD, REGISTRY_TOKEN, REPO_ROOT, SECRETS, cluster_ingress_class, local_sources
+from platform_ops.paths import REPO_ROOT
+from testbed.stacks import ADMIN_PASSWORD, REGISTRY_TOKEN, SECRETS, cluster_ingress_class, local_sources
 
 DECOY = "decoy"
 
