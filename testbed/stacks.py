@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from platform_ops.config import stack_file_config
+
 # The contexts the staging and prod stacks name; both reach the tier's control plane.
 CONTEXTS = ["platform-staging", "platform-prod"]
 ADMIN_PASSWORD = "testbed admin password"

@@ -1,4 +1,4 @@
-"""The summary's building blocks (scripts/render_summary.py), on hand-made manifests and config."""
+"""The summary's building blocks (platform_ops/render/summary.py), on hand-made manifests and config."""
 from __future__ import annotations
 
 from types import SimpleNamespace

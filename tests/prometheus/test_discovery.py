@@ -3,7 +3,7 @@ platform's apps among the Pods and EndpointSlices that the rendered charts make.
 
 Only the kubernetes_sd_configs block differs from the cluster: it becomes file_sd_configs whose
 target groups carry the labels Kubernetes endpointslice discovery would attach
-(tests/prometheus/discovery.py), with loopback addresses as pod IPs and a small HTTP server on
+(testbed/discovery_proof.py), with loopback addresses as pod IPs and a small HTTP server on
 each container port. So that the proof takes seconds, not minutes, Prometheus scrapes and evaluates
 rules every second instead of at the stack's interval; the test of the copy shows nothing else
 changes. Everything is asserted through Prometheus's HTTP API.
