@@ -41,6 +41,12 @@ def controller_values(settings: IngressSettings, node_ports: bool) -> dict:
             "config": {"entries": config_entries},
             # Only Ingress objects are used; F5's CRDs (VirtualServer, ...) stay off.
             "enableCustomResources": False,
+            # Off unless the stack turns it on: the controller sends F5 product telemetry once a
+            # day when its -enable-telemetry-reporting flag is true. In nginx/kubernetes-ingress,
+            # charts/nginx-ingress/values.yaml sets `controller.telemetryReporting.enable: true`
+            # and charts/nginx-ingress/templates/_helpers.tpl turns it into the flag:
+            # `- -enable-telemetry-reporting={{ .Values.controller.telemetryReporting.enable}}`.
+            "telemetryReporting": {"enable": settings.telemetry_reporting},
         },
     }
 

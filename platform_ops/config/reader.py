@@ -11,10 +11,11 @@ from platform_ops.contract import DNS_LABEL, PROJECT
 # The settings each section may hold; anything else is a misspelling, refused rather than ignored.
 _SECTION_KEYS = {
     "cluster": ("mode", "name", "nodeImage", "httpPort", "httpsPort", "kubeconfig", "context"),
-    "ingress": ("controller", "chart", "chartVersion", "namespace", "className"),
+    "ingress": ("controller", "chart", "chartVersion", "namespace", "className", "telemetryReporting"),
     "certManager": ("version", "chart", "namespace", "issuer"),
     "certManager.issuer": ("type", "name", "email", "server"),
-    "argocd": ("version", "installManifest", "installManifestSha256", "reconciliationTimeout"),
+    "argocd": ("version", "installManifest", "installManifestSha256", "reconciliationTimeout",
+               "reconciliationJitter"),
     "gitops": ("repoURL", "targetRevision", "namespace"),
     "registry": ("server", "username", "secretName"),
     "prometheus": ("version", "retention", "scrapeInterval", "cpuRequest", "memoryRequest", "memoryLimit"),
@@ -75,5 +76,14 @@ class SettingsReader:
         value = section.get(path.rsplit(".", 1)[1], default)
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
             self.problem(path, f"must be a port number between 1 and 65535, got {show_value(value)}")
+            return None
+        return value
+
+    def boolean(self, section: Mapping[str, Any], path: str, default: bool) -> Optional[bool]:
+        """A YAML true or false. Anything else is refused, quoted strings such as "false" too:
+        Python would read the non-empty string "false" as true."""
+        value = section.get(path.rsplit(".", 1)[1], default)
+        if not isinstance(value, bool):
+            self.problem(path, f"must be true or false, got {show_value(value)}")
             return None
         return value

@@ -49,6 +49,9 @@ class IngressSettings:
     chart_version: Optional[str]
     namespace: str
     class_name: str
+    # Whether the installed controller sends F5 its daily product telemetry (the chart's own
+    # default is on); off unless the stack turns it on.
+    telemetry_reporting: bool
 
     @property
     def installed(self) -> bool:
@@ -76,7 +79,10 @@ class ArgoCDSettings:
     version: str
     install_manifest: str
     install_manifest_sha256: str
+    # How long Argo CD waits between two looks at Git for an Application, and the most it adds
+    # to that wait at random (argocd-cm timeout.reconciliation and timeout.reconciliation.jitter).
     reconciliation_timeout: str
+    reconciliation_jitter: str
     namespace: str = ARGOCD_NAMESPACE
     # The password as text, which the program hashes (kept out of repr), or None:
     # Argo CD keeps its own initial password.

@@ -32,6 +32,9 @@ _KIND_NODE_IMAGE = re.compile(r"^kindest/node:v\d+\.\d+\.\d+@sha256:[0-9a-f]{64}
 _DNS_NAME = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _GIT_URL = re.compile(r"^(https://[^\s/]+/\S+|ssh://\S+|git@[^\s:]+:\S+)$")
 _QUANTITY = re.compile(r"^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti)?$")
+# Whole seconds, minutes or hours: Argo CD reads its reconciliation timeout and jitter as a Go
+# duration and keeps whole seconds of it.
+_ARGOCD_DURATION = re.compile(r"^\d+(s|m|h)$")
 
 
 def load_config(stack: str, raw: Mapping[str, Any], secrets: Optional[Mapping[str, Any]] = None,
@@ -95,6 +98,9 @@ def _read_ingress(reader: SettingsReader) -> IngressSettings:
         chart_version=chart_version,
         namespace=reader.dns_label(section, "ingress.namespace", INGRESS_CONTROLLER_NAMESPACE),
         class_name=reader.dns_label(section, "ingress.className", "nginx"),
+        # Off unless the stack turns it on: nothing the platform installs reports to a third
+        # party by default (the chart's own default is on).
+        telemetry_reporting=reader.boolean(section, "ingress.telemetryReporting", False),
     )
 
 
@@ -138,8 +144,13 @@ def _read_argocd(reader: SettingsReader, secrets: Mapping[str, Any]) -> ArgoCDSe
             section, "argocd.installManifestSha256", None, _SHA256,
             "must be the SHA-256 of the install manifest, 64 lowercase hex digits"),
         reconciliation_timeout=reader.string(
-            section, "argocd.reconciliationTimeout", "180s", re.compile(r"^\d+(s|m|h)$"),
+            section, "argocd.reconciliationTimeout", "180s", _ARGOCD_DURATION,
             "must be a duration such as 30s or 3m"),
+        # 0s, not Argo CD's own 60s: left out, the timeout alone is the wait between two looks at
+        # Git. The key is always written, so Argo CD's default never applies unseen.
+        reconciliation_jitter=reader.string(
+            section, "argocd.reconciliationJitter", "0s", _ARGOCD_DURATION,
+            "must be a duration such as 0s, 30s or 1m"),
         admin_password=secrets.get("argocdAdminPassword"),
         webhook_secret=secrets.get("argocdWebhookSecret"),
     )
