@@ -20,9 +20,21 @@ from platform_ops.config import ArgoCDSettings
 INITIAL_ADMIN_SECRET = "argocd-initial-admin-secret"
 SETTINGS_SECRET = "argocd-secret"
 SETTINGS_CONFIGMAP = "argocd-cm"
-# The workloads that read timeout.reconciliation from argocd-cm, once, at start.
-RECONCILING_WORKLOADS = (("StatefulSet", "argocd-application-controller"), ("Deployment", "argocd-repo-server"))
-RECONCILIATION_ANNOTATION = "platform-ops/reconciliation-timeout"
+TIMEOUT_KEY = "timeout.reconciliation"
+JITTER_KEY = "timeout.reconciliation.jitter"
+# The workloads that read the reconciliation keys of argocd-cm, once, at start: install.yaml
+# passes them in as environment variables from the ConfigMap. The application controller reads
+# both (ARGOCD_RECONCILIATION_TIMEOUT, ARGOCD_RECONCILIATION_JITTER); the repo server only the
+# timeout, the lifetime of its cache of which commit a branch points at.
+RECONCILING_WORKLOADS = (
+    ("StatefulSet", "argocd-application-controller", (TIMEOUT_KEY, JITTER_KEY)),
+    ("Deployment", "argocd-repo-server", (TIMEOUT_KEY,)),
+)
+# The pod-template annotation that carries each key's value: a new value restarts its readers.
+RESTART_ANNOTATIONS = {
+    TIMEOUT_KEY: "platform-ops/reconciliation-timeout",
+    JITTER_KEY: "platform-ops/reconciliation-jitter",
+}
 
 # Argo CD's own hashes use cost 10 (util/password).
 BCRYPT_COST = 10
@@ -65,9 +77,10 @@ class ArgoCD(pulumi.ComponentResource):
     """Argo CD from the verified install.yaml of a pinned release, applied server-side into its
     namespace through a provider whose default namespace is Argo CD's (the manifest names none).
 
-    After the install: the reconciliation timeout in argocd-cm (restarting the two workloads that
-    read it at start), the admin credential when the stack sets one (otherwise the command that
-    reads Argo CD's own), and the Git webhook secret. It never reads an object Argo CD creates.
+    After the install: the reconciliation timeout and jitter in argocd-cm (restarting the
+    workloads that read them at start), the admin credential when the stack sets one (otherwise
+    the command that reads Argo CD's own), and the Git webhook secret. It never reads an object
+    Argo CD creates.
     """
 
     def __init__(self, name: str, args: ArgoCDArgs, opts: Optional[pulumi.ResourceOptions] = None):
@@ -118,17 +131,20 @@ class ArgoCD(pulumi.ComponentResource):
 
     def _reconciliation(self, name: str, settings: ArgoCDSettings, namespace: str,
                         opts: pulumi.ResourceOptions) -> None:
+        # The jitter is always written: left out, Argo CD would add up to its own default
+        # (60s in 3.x) to every wait, unseen.
+        data = {TIMEOUT_KEY: settings.reconciliation_timeout, JITTER_KEY: settings.reconciliation_jitter}
         k8s.core.v1.ConfigMapPatch(
             f"{name}-reconciliation",
             metadata={"name": SETTINGS_CONFIGMAP, "namespace": namespace},
-            data={"timeout.reconciliation": settings.reconciliation_timeout},
+            data=data,
             opts=opts,
         )
-        # The setting reaches these workloads as an environment variable, read
-        # at start: a change of it restarts them.
-        restart = {"template": {"metadata": {"annotations": {
-            RECONCILIATION_ANNOTATION: settings.reconciliation_timeout}}}}
-        for kind, workload in RECONCILING_WORKLOADS:
+        # The settings reach these workloads as environment variables, read at start: a change
+        # of one restarts the workloads that read it, and only those.
+        for kind, workload, keys in RECONCILING_WORKLOADS:
+            restart = {"template": {"metadata": {"annotations": {
+                RESTART_ANNOTATIONS[key]: data[key] for key in keys}}}}
             patch = k8s.apps.v1.StatefulSetPatch if kind == "StatefulSet" else k8s.apps.v1.DeploymentPatch
             patch(f"{name}-{workload}-reconciliation",
                   metadata={"name": workload, "namespace": namespace}, spec=restart, opts=opts)

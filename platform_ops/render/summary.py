@@ -62,7 +62,8 @@ PLATFORM_PARTS: tuple[tuple[str, Callable[[Any, Sequence[dict]], Optional[str]]]
     ("ingress controller", lambda cfg, objects: _ingress_controller(cfg.ingress)),
     ("ingress class", lambda cfg, objects: cfg.ingress.class_name),
     ("Argo CD", lambda cfg, objects: f"{cfg.argocd.version}, namespace {cfg.argocd.namespace}, "
-                                     f"reconciles every {cfg.argocd.reconciliation_timeout}"),
+                                     f"reconciles every {cfg.argocd.reconciliation_timeout} "
+                                     f"+ up to {cfg.argocd.reconciliation_jitter}"),
     ("cert-manager", lambda cfg, objects: f"{cfg.cert_manager.version}, chart {cfg.cert_manager.chart}, "
                                           f"namespace {cfg.cert_manager.namespace}"),
     ("certificate issuer", lambda cfg, objects: _issuer(cfg.cert_manager.issuer)),

@@ -162,13 +162,15 @@ def test_cert_manager_is_installed_with_the_stacks_issuer(platform):
     assert {"cert-manager", "cert-manager-cainjector", "cert-manager-webhook"} <= deployments
 
 
-def test_argocd_reconciles_at_the_stacks_interval(platform):
-    timeout = platform.config.argocd.reconciliation_timeout
+def test_argocd_reconciles_at_the_stacks_interval_and_jitter(platform):
+    timeout, jitter = platform.config.argocd.reconciliation_timeout, platform.config.argocd.reconciliation_jitter
     config_map = platform.cluster.get("configmap", "argocd-cm", "-n", "argocd")
     assert config_map["data"]["timeout.reconciliation"] == timeout
+    assert config_map["data"]["timeout.reconciliation.jitter"] == jitter
     controller = platform.cluster.get("statefulset", "argocd-application-controller", "-n", "argocd")
-    assert controller["spec"]["template"]["metadata"]["annotations"][
-        "platform-ops/reconciliation-timeout"] == timeout
+    annotations = controller["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["platform-ops/reconciliation-timeout"] == timeout
+    assert annotations["platform-ops/reconciliation-jitter"] == jitter
 
 
 def test_prometheus_is_available(platform):

@@ -155,10 +155,10 @@ def test_reconciliation_timeout_reaches_argocd_cm_and_restarts_its_readers(rende
     render = rendered("dev")
     patch = render.named("argocd-reconciliation").inputs
     assert patch["metadata"] == {"name": "argocd-cm", "namespace": "argocd"}
-    assert patch["data"] == {"timeout.reconciliation": "30s"}
+    assert patch["data"]["timeout.reconciliation"] == "30s"
     for name in ("argocd-argocd-application-controller-reconciliation", "argocd-argocd-repo-server-reconciliation"):
         spec = render.named(name).inputs["spec"]
-        assert spec == {"template": {"metadata": {"annotations": {"platform-ops/reconciliation-timeout": "30s"}}}}
+        assert spec["template"]["metadata"]["annotations"]["platform-ops/reconciliation-timeout"] == "30s"
 
 
 def test_a_git_webhook_secret_goes_to_argocd_secret_as_a_secret():

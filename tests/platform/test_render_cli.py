@@ -144,7 +144,8 @@ def test_summary_of_dev_lists_the_platform_parts_from_its_stack_file(dev_render)
     assert parts["ingress class"] == "nginx"
     argocd, cert_manager = config["platform-ops:argocd"], config["platform-ops:certManager"]
     assert parts["Argo CD"] == (f"{argocd['version']}, namespace argocd, "
-                                f"reconciles every {argocd['reconciliationTimeout']}")
+                                f"reconciles every {argocd['reconciliationTimeout']} "
+                                f"+ up to {argocd['reconciliationJitter']}")
     assert parts["cert-manager"] == (f"{cert_manager['version']}, chart oci://quay.io/jetstack/charts/cert-manager, "
                                      "namespace cert-manager")
     assert parts["certificate issuer"] == "platform-ca: self-signed CA made in the cluster"
