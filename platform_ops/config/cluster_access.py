@@ -9,6 +9,7 @@ import yaml
 
 from platform_ops.config.settings import ClusterSettings, ExistingClusterSettings
 from platform_ops.contract import PROJECT
+from platform_ops.paths import stack_file_path
 
 
 def cluster_access_problems(stack: str, cluster: ClusterSettings) -> list[str]:
@@ -17,7 +18,7 @@ def cluster_access_problems(stack: str, cluster: ClusterSettings) -> list[str]:
     error for a missing file is a JSON parse error). Kind stacks write their own."""
     if not isinstance(cluster, ExistingClusterSettings):
         return []
-    stack_file = f"Pulumi.{stack}.yaml"
+    stack_file = stack_file_path(stack).name
     path = Path(os.path.expanduser(cluster.kubeconfig))
     if not path.is_file():
         return [f"{stack_file}: {PROJECT}:cluster.kubeconfig: {cluster.kubeconfig} does not exist"]

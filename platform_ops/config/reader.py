@@ -7,6 +7,7 @@ import re
 from typing import Any, Mapping, Optional
 
 from platform_ops.contract import DNS_LABEL, PROJECT
+from platform_ops.paths import stack_file_path
 
 # The settings each section may hold; anything else is a misspelling, refused rather than ignored.
 _SECTION_KEYS = {
@@ -31,7 +32,7 @@ class SettingsReader:
     """Walks the raw config and collects every problem instead of stopping at the first."""
 
     def __init__(self, stack: str, raw: Mapping[str, Any]):
-        self.stack_file = f"Pulumi.{stack}.yaml"
+        self.stack_file = stack_file_path(stack).name
         self.raw = raw
         self.problems: list[str] = []
 

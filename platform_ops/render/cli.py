@@ -18,10 +18,11 @@ from typing import Optional
 
 import pulumi
 
+from platform_ops.config import stack_file
 from platform_ops.paths import REPO_ROOT
 from platform_ops.render.charts import ChartRenderError, Renderer
 from platform_ops.render.output import shown_path, stack_summary, write_render
-from platform_ops.render.program import render_stack, stack_config, summary_rows
+from platform_ops.render.program import render_stack, summary_rows
 from platform_ops.render.summary import diff_summaries
 
 
@@ -62,7 +63,7 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 def _diff(stack: str, other: str) -> int:
     for name in (stack, other):
-        stack_config(name)  # an unknown stack fails before anything renders
+        stack_file(name)  # an unknown stack fails before anything renders
     with Renderer(REPO_ROOT) as renderer:
         summaries = [stack_summary(name, renderer) for name in (stack, other)]
     print(diff_summaries(*summaries), end="")

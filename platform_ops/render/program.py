@@ -10,7 +10,6 @@ import json
 import os
 import runpy
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 import pulumi
@@ -206,11 +205,6 @@ class _LogCollector:
         self._add("error", message)
 
 
-def stack_config(stack: str, repo_root: Path = REPO_ROOT) -> dict:
-    """The `config:` block of Pulumi.<stack>.yaml, keys with their project prefix."""
-    return stack_file(stack, repo_root)
-
-
 def render_stack(stack: str, config: Optional[dict] = None, secrets: Optional[dict] = None,
                  offline: bool = True) -> Render:
     """Run the program for `stack` under mocks.
@@ -220,7 +214,7 @@ def render_stack(stack: str, config: Optional[dict] = None, secrets: Optional[di
     project prefix. Encrypted values in the stack file render as "[secret]".
     With `offline=False` the program does what a real run does before it
     registers anything: check cluster access and fetch and verify sources."""
-    raw = stack_config(stack) if config is None else config
+    raw = stack_file(stack) if config is None else config
     values: dict[str, str] = {}
     secret_keys: list[str] = []
     for key, value in raw.items():

@@ -9,7 +9,8 @@ import pytest
 from components.argocd import admin_password_hash
 from components.sources import verified_copy_path
 from platform_ops.render import program as render_module
-from platform_ops.render.program import REDACTED, is_secret, render_stack, stack_config
+from platform_ops.config import stack_file
+from platform_ops.render.program import REDACTED, is_secret, render_stack
 from tests.platform.checks import leaked
 
 PINNED = "09bfbb9041b4a8503c6e4fa22cf41c403fa62be17526de353648a4551f5beb77"
@@ -17,7 +18,7 @@ PASSWORD = "correct horse battery staple"
 
 
 def with_argocd(stack, **settings):
-    config = stack_config(stack)
+    config = stack_file(stack)
     config["platform-ops:argocd"] = {**config["platform-ops:argocd"], **settings}
     return config
 

@@ -3,9 +3,9 @@ to `argocd.reconciliationJitter`, both written to argocd-cm, and the workloads t
 start restart when they change."""
 import pytest
 
-from platform_ops.config import ConfigError, load_config
+from platform_ops.config import ConfigError, load_config, stack_file
 from platform_ops.contract import PROJECT
-from platform_ops.render.program import render_stack, stack_config
+from platform_ops.render.program import render_stack
 
 CONTROLLER_PATCH = "argocd-argocd-application-controller-reconciliation"
 REPO_SERVER_PATCH = "argocd-argocd-repo-server-reconciliation"
@@ -15,7 +15,7 @@ JITTER_ANNOTATION = "platform-ops/reconciliation-jitter"
 
 def with_argocd(stack: str, **settings) -> dict:
     """The stack's config with `settings` set in (or, given None, removed from) its argocd section."""
-    config = stack_config(stack)
+    config = stack_file(stack)
     section = {**config[f"{PROJECT}:argocd"], **settings}
     config[f"{PROJECT}:argocd"] = {key: value for key, value in section.items() if value is not None}
     return config

@@ -3,8 +3,8 @@ its kubeconfig or context does not exist: before Pulumi reaches the provider."""
 import pytest
 import yaml
 
-from platform_ops.config import ExistingClusterSettings, cluster_access_problems
-from platform_ops.render.program import render_stack, stack_config
+from platform_ops.config import ExistingClusterSettings, cluster_access_problems, stack_file
+from platform_ops.render.program import render_stack
 
 
 def kubeconfig(path, *contexts):
@@ -58,4 +58,4 @@ def test_the_provider_gets_the_kubeconfig_path_as_written_so_another_home_shows_
     monkeypatch.setenv("HOME", str(tmp_path / "bob"))
     bob = render_stack("prod").named("kubernetes").inputs
     assert alice == bob
-    assert stack_config("prod")["platform-ops:cluster"]["kubeconfig"] == alice["kubeconfig"]
+    assert stack_file("prod")["platform-ops:cluster"]["kubeconfig"] == alice["kubeconfig"]

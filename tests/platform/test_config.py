@@ -3,13 +3,12 @@ import shutil
 
 import pytest
 
-from platform_ops.config import ConfigError, load_config
+from platform_ops.config import ConfigError, load_config, stack_file
 from platform_ops.contract import PROJECT
-from platform_ops.render.program import stack_config
 
 
 def dev_settings() -> dict:
-    return {key[len(PROJECT) + 1:]: value for key, value in stack_config("dev").items()}
+    return {key[len(PROJECT) + 1:]: value for key, value in stack_file("dev").items()}
 
 
 def error_for(stack="dev", **changes) -> str:
@@ -29,7 +28,7 @@ def error_for(stack="dev", **changes) -> str:
 
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
 def test_every_stack_file_is_valid_without_any_secret(stack):
-    raw = {key[len(PROJECT) + 1:]: value for key, value in stack_config(stack).items()}
+    raw = {key[len(PROJECT) + 1:]: value for key, value in stack_file(stack).items()}
     config = load_config(stack, raw)
     assert config.registry.has_credentials is False
     assert [app.service for app in config.gitops.apps] == ["api-node", "core-go", "worker-python"]
@@ -178,7 +177,7 @@ def test_reconciliation_timeout_must_be_a_duration():
 
 @pytest.mark.parametrize("stack, timeout", [("dev", "30s"), ("staging", "60s"), ("prod", "180s")])
 def test_dev_reconciles_more_often_than_prod(stack, timeout):
-    raw = {key[len(PROJECT) + 1:]: value for key, value in stack_config(stack).items()}
+    raw = {key[len(PROJECT) + 1:]: value for key, value in stack_file(stack).items()}
     assert load_config(stack, raw).argocd.reconciliation_timeout == timeout
 
 

@@ -2,16 +2,16 @@
 product telemetry only when a stack turns `ingress.telemetryReporting` on."""
 import pytest
 
-from platform_ops.config import ConfigError, load_config
+from platform_ops.config import ConfigError, load_config, stack_file
 from platform_ops.contract import PROJECT
-from platform_ops.render.program import render_stack, stack_config
+from platform_ops.render.program import render_stack
 
 STACKS = ("dev", "staging", "prod")
 
 
 def with_ingress(stack: str, **settings) -> dict:
     """The stack's config with `settings` added to its ingress section."""
-    config = stack_config(stack)
+    config = stack_file(stack)
     config[f"{PROJECT}:ingress"] = {**config[f"{PROJECT}:ingress"], **settings}
     return config
 
@@ -33,7 +33,7 @@ def test_every_stack_installs_the_controller_with_telemetry_reporting_off(render
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_no_stack_file_turns_telemetry_reporting_on(stack):
-    assert load_config(stack, settings_of(stack_config(stack))).ingress.telemetry_reporting is False
+    assert load_config(stack, settings_of(stack_file(stack))).ingress.telemetry_reporting is False
 
 
 def test_a_stack_that_turns_telemetry_reporting_on_passes_it_to_the_chart():

@@ -2,13 +2,14 @@
 controller, installed here or brought by the cluster."""
 import pytest
 
-from platform_ops.render.program import render_stack, stack_config
+from platform_ops.config import stack_file
+from platform_ops.render.program import render_stack
 
 CLUSTER_ISSUER = "kubernetes:cert-manager.io/v1:ClusterIssuer"
 
 
 def with_section(stack, section, **settings):
-    config = stack_config(stack)
+    config = stack_file(stack)
     config[f"platform-ops:{section}"] = {**config.get(f"platform-ops:{section}", {}), **settings}
     return config
 

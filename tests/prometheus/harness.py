@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Callable
 
 from components.prometheus import PrometheusArgs
-from platform_ops.config import load_config
+from platform_ops.config import load_config, stack_file
 from platform_ops.contract import PROJECT
-from platform_ops.render.program import Registration, run_under_mocks, stack_config
+from platform_ops.render.program import Registration, run_under_mocks
 
 RULE_TESTS_DIR = Path(__file__).resolve().parent / "rules"
 
@@ -25,7 +25,7 @@ def run_program(program: Callable[[], None], stack: str = "test") -> list[Regist
 
 def program_args(stack: str) -> PrometheusArgs:
     """The arguments __main__.py derives from the stack's configuration."""
-    raw = {key[len(PROJECT) + 1:]: value for key, value in stack_config(stack).items()
+    raw = {key[len(PROJECT) + 1:]: value for key, value in stack_file(stack).items()
            if key.startswith(f"{PROJECT}:") and not (isinstance(value, dict) and set(value) == {"secure"})}
     cfg = load_config(stack, raw)
     return PrometheusArgs(
