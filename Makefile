@@ -12,8 +12,8 @@ STACK ?= dev
 # Helm 4.2: the Helm line that Argo CD 3.5 bundles for rendering charts.
 HELM_VERSION := v4.2.4
 # Prometheus 3.13 LTS; the Go module tags v3.13.x as v0.313.x.
-PROMETHEUS_VERSION := v3.13.5
-PROMETHEUS_MODULE_VERSION := v0.313.5
+PROMETHEUS_VERSION := v3.13.4
+PROMETHEUS_MODULE_VERSION := v0.313.4
 ACTIONLINT_VERSION := v1.7.12
 
 TOOL_STAMPS := $(TOOLS)/.helm-$(HELM_VERSION) \

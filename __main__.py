@@ -96,7 +96,7 @@ prometheus = Prometheus(
 pulumi.export("argocdUi", argocd.ui_command)
 if argocd.admin_password is not None:
     pulumi.export("argocdAdminPassword", argocd.admin_password)
-else:
+elif argocd.initial_admin_password_command is not None:
     pulumi.export("argocdInitialAdminPasswordCommand", argocd.initial_admin_password_command)
 pulumi.export("apiUrls", [f"https://{app.tls.host}" for app in cfg.gitops.apps if app.tls])
 pulumi.export("applications", gitops.summary)

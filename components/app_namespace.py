@@ -9,9 +9,6 @@ import pulumi_kubernetes as k8s
 
 from platform_ops.contract import POD_SECURITY_RESTRICTED_LABELS
 
-# Namespaces every cluster has: they are labelled in place, never created or deleted.
-BUILT_IN_NAMESPACES = frozenset({"default"})
-
 
 @dataclass
 class AppNamespaceArgs:
@@ -21,19 +18,14 @@ class AppNamespaceArgs:
 
 
 class AppNamespace(pulumi.ComponentResource):
-    """The apps' namespace with Pod Security `restricted` enforced, warned and audited.
-
-    A namespace every cluster has (`default`) is labelled in place with a NamespacePatch, never
-    created or deleted; any other is created and, on destroy, deleted.
-    """
+    """The apps' own namespace with Pod Security `restricted` enforced, warned and audited:
+    created by the stack and, on destroy, deleted with what is left in it. Config refuses the
+    cluster's own namespaces (`default`, `kube-*`), which the platform never touches."""
 
     def __init__(self, name: str, args: AppNamespaceArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("platform-ops:apps:AppNamespace", name, None, opts)
-        metadata = {"name": args.name, "labels": POD_SECURITY_RESTRICTED_LABELS}
-        child = pulumi.ResourceOptions(parent=self)
-        if args.name in BUILT_IN_NAMESPACES:
-            self.namespace = k8s.core.v1.NamespacePatch(f"{name}-namespace", metadata=metadata, opts=child)
-        else:
-            self.namespace = k8s.core.v1.Namespace(f"{name}-namespace", metadata=metadata, opts=child)
+        self.namespace = k8s.core.v1.Namespace(
+            f"{name}-namespace", metadata={"name": args.name, "labels": POD_SECURITY_RESTRICTED_LABELS},
+            opts=pulumi.ResourceOptions(parent=self))
         self.name = args.name
         self.register_outputs({"name": self.name})

@@ -5,7 +5,6 @@ import base64
 import hashlib
 import hmac
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 
@@ -18,6 +17,7 @@ from components.kubernetes_provider import kubernetes_provider
 from platform_ops.config import ArgoCDSettings
 
 INITIAL_ADMIN_SECRET = "argocd-initial-admin-secret"
+DEFAULT_PROJECT = "default"
 SETTINGS_SECRET = "argocd-secret"
 SETTINGS_CONFIGMAP = "argocd-cm"
 TIMEOUT_KEY = "timeout.reconciliation"
@@ -35,6 +35,12 @@ RESTART_ANNOTATIONS = {
     TIMEOUT_KEY: "platform-ops/reconciliation-timeout",
     JITTER_KEY: "platform-ops/reconciliation-jitter",
 }
+
+# The field managers of the admin credential's two patches: fixed, so the time the API server
+# records for the password patch can be found again.
+ADMIN_PASSWORD_MANAGER = "platform-ops-argocd-admin-password"
+ADMIN_PASSWORD_MTIME_MANAGER = "platform-ops-argocd-admin-password-mtime"
+UNKNOWN_BEFORE_APPLY = "known after the password is applied"
 
 # Argo CD's own hashes use cost 10 (util/password).
 BCRYPT_COST = 10
@@ -78,9 +84,9 @@ class ArgoCD(pulumi.ComponentResource):
     namespace through a provider whose default namespace is Argo CD's (the manifest names none).
 
     After the install: the reconciliation timeout and jitter in argocd-cm (restarting the
-    workloads that read them at start), the admin credential when the stack sets one (otherwise
-    the command that reads Argo CD's own), and the Git webhook secret. It never reads an object
-    Argo CD creates.
+    workloads that read them at start); the admin account off, or its password when the stack
+    sets one (otherwise the command that reads Argo CD's own); Argo CD's `default` AppProject
+    emptied; and the Git webhook secret. It never reads an object Argo CD creates.
     """
 
     def __init__(self, name: str, args: ArgoCDArgs, opts: Optional[pulumi.ResourceOptions] = None):
@@ -107,10 +113,18 @@ class ArgoCD(pulumi.ComponentResource):
         # either set here or left to Argo CD.
         self.admin_password: Optional[pulumi.Output[str]] = None
         self.initial_admin_password_command: Optional[str] = None
-        if settings.admin_password is not None:
+        if not settings.admin_enabled:
+            k8s.core.v1.ConfigMapPatch(
+                f"{name}-admin-account",
+                metadata={"name": SETTINGS_CONFIGMAP, "namespace": namespace},
+                data={"admin.enabled": "false"},
+                opts=after_install,
+            )
+        elif settings.admin_password is not None:
             self._admin_password(name, settings.admin_password, args.stack, namespace, after_install)
         else:
             self.initial_admin_password_command = initial_admin_password_command(args.cluster, namespace)
+        self._restrict_default_project(name, namespace, after_install)
         if settings.webhook_secret is not None:
             k8s.core.v1.SecretPatch(
                 f"{name}-webhook-secret",
@@ -149,21 +163,60 @@ class ArgoCD(pulumi.ComponentResource):
             patch(f"{name}-{workload}-reconciliation",
                   metadata={"name": workload, "namespace": namespace}, spec=restart, opts=opts)
 
+    def _restrict_default_project(self, name: str, namespace: str, opts: pulumi.ResourceOptions) -> None:
+        # Argo CD creates its `default` AppProject open to every repository, cluster and
+        # namespace, and any Application may name it. Emptied, it allows nothing, so only the
+        # platform's own project deploys. Created here when Argo CD has not made it yet (Argo CD
+        # then leaves it as it is), taken over when it has.
+        k8s.apiextensions.CustomResource(
+            f"{name}-default-project",
+            api_version="argoproj.io/v1alpha1",
+            kind="AppProject",
+            metadata={"name": DEFAULT_PROJECT, "namespace": namespace,
+                      "annotations": {"pulumi.com/patchForce": "true"}},
+            spec={"description": "Argo CD's default project, emptied: nothing may deploy through it",
+                  "sourceRepos": [], "destinations": [], "clusterResourceWhitelist": []},
+            opts=opts,
+        )
+
     def _admin_password(self, name: str, password: str, stack: str, namespace: str,
                         opts: pulumi.ResourceOptions) -> None:
-        password_hash = admin_password_hash(password, stack)
-        # admin.passwordMtime tells Argo CD which sessions predate the password.
-        # It is set when this password is first applied and kept in state
-        # (ignore_changes): the resource's name follows the hash, so a new
-        # password is a new patch with a new time, taking over the fields.
-        fingerprint = hashlib.sha256(password_hash.encode()).hexdigest()[:12]
-        changed_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        # Both patches have fixed names: a name, like any plain value, must tell nothing of the
+        # password (a name derived from the hash would let anyone test guesses offline).
+        password_patch = k8s.core.v1.SecretPatch(
+            f"{name}-admin-password",
+            metadata=_settings_secret_metadata(namespace, ADMIN_PASSWORD_MANAGER),
+            data=pulumi.Output.secret({"admin.password": _b64(admin_password_hash(password, stack))}),
+            opts=opts,
+        )
+        # admin.passwordMtime tells Argo CD which sessions predate the password. It is the time
+        # the API server records for the password patch's last change of admin.password, so it
+        # moves exactly when the password does and a second `pulumi up` changes nothing.
+        changed_at = password_patch.metadata.apply(
+            lambda metadata: applied_at(metadata.managed_fields, ADMIN_PASSWORD_MANAGER))
         k8s.core.v1.SecretPatch(
-            f"{name}-admin-password-{fingerprint}",
-            metadata={"name": SETTINGS_SECRET, "namespace": namespace,
-                      "annotations": {"pulumi.com/patchForce": "true"}},
-            data=pulumi.Output.secret({"admin.password": _b64(password_hash),
-                                       "admin.passwordMtime": _b64(changed_at)}),
-            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(ignore_changes=["data"])),
+            f"{name}-admin-password-mtime",
+            metadata=_settings_secret_metadata(namespace, ADMIN_PASSWORD_MTIME_MANAGER),
+            data=pulumi.Output.secret(changed_at.apply(lambda time: {"admin.passwordMtime": _b64(time)})),
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[password_patch])),
         )
         self.admin_password = pulumi.Output.secret(password)
+
+
+def _settings_secret_metadata(namespace: str, field_manager: str) -> dict:
+    # patchForce takes the fields over from an earlier patch, as `kubectl apply --force-conflicts`.
+    return {"name": SETTINGS_SECRET, "namespace": namespace,
+            "annotations": {"pulumi.com/patchForce": "true", "pulumi.com/patchFieldManager": field_manager}}
+
+
+def applied_at(managed_fields, manager: str) -> str:
+    """When the API server last recorded a change by this field manager."""
+    times = [entry.time for entry in managed_fields or [] if entry.manager == manager]
+    if times:
+        return times[0]
+    if pulumi.runtime.is_dry_run():
+        # A preview of a new or changed password: the provider shows a patch's inputs, not the
+        # API server's record, which exists only once it is applied. The mtime patch changes
+        # with the password either way; its value is a secret, so the preview shows no time.
+        return UNKNOWN_BEFORE_APPLY
+    raise RuntimeError(f"argocd-secret: the API server recorded no change by field manager {manager}")

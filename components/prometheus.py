@@ -316,7 +316,7 @@ def pod_spec(settings: PrometheusSettings, checksum: str) -> dict:
             },
             "containers": [{
                 "name": NAME,
-                "image": f"{IMAGE_REPOSITORY}:{settings.version}",
+                "image": f"{IMAGE_REPOSITORY}:{settings.version}@{settings.image_digest}",
                 "imagePullPolicy": "IfNotPresent",
                 "args": [
                     f"--config.file={CONFIG_DIR}/{CONFIG_FILE}",

@@ -19,6 +19,11 @@ OBSERVABILITY_NAMESPACE = "observability"
 # Where the F5 NGINX Ingress Controller runs; the charts' NetworkPolicies admit it from here.
 INGRESS_CONTROLLER_NAMESPACE = "nginx-ingress"
 CERT_MANAGER_NAMESPACE = "cert-manager"
+# Where Argo CD deploys the charts: a namespace of their own, which the stack creates.
+APPS_NAMESPACE = "apps"
+# Namespaces the cluster itself owns: the platform never puts its apps there, so it never
+# labels, fills or empties them.
+CLUSTER_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 # --- labels ----------------------------------------------------------------------------------
 PART_OF_LABEL = "app.kubernetes.io/part-of"

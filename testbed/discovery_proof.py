@@ -4,7 +4,7 @@ Kubernetes turns each chart's Deployment into Pods and each Service into an Endp
 `endpointslice` discovery role then turns every (endpoint, port) pair of a slice into a target
 carrying __meta_kubernetes_* labels of the slice, its Service and its Pod. This module does both
 steps for the chart manifests, following Kubernetes' EndpointSlice controller and
-discovery/kubernetes/endpointslice.go of Prometheus v3.13.5, so that a real Prometheus can run the
+discovery/kubernetes/endpointslice.go of Prometheus v3.13.4, so that a real Prometheus can run the
 rendered prometheus.yml against it with its kubernetes_sd_configs swapped for file_sd_configs
 holding the same target groups.
 

@@ -16,10 +16,10 @@ _SECTION_KEYS = {
     "certManager": ("version", "chart", "namespace", "issuer"),
     "certManager.issuer": ("type", "name", "email", "server"),
     "argocd": ("version", "installManifest", "installManifestSha256", "reconciliationTimeout",
-               "reconciliationJitter"),
+               "reconciliationJitter", "adminEnabled"),
     "gitops": ("repoURL", "targetRevision", "namespace"),
     "registry": ("server", "username", "secretName"),
-    "prometheus": ("version", "retention", "scrapeInterval", "cpuRequest", "memoryRequest", "memoryLimit"),
+    "prometheus": ("version", "imageDigest", "retention", "scrapeInterval", "cpuRequest", "memoryRequest", "memoryLimit"),
 }
 
 

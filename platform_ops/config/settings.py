@@ -84,6 +84,9 @@ class ArgoCDSettings:
     reconciliation_timeout: str
     reconciliation_jitter: str
     namespace: str = ARGOCD_NAMESPACE
+    # False: Argo CD's local admin account is off (argocd-cm admin.enabled), as Argo CD
+    # documents for clusters whose users log in through SSO.
+    admin_enabled: bool = True
     # The password as text, which the program hashes (kept out of repr), or None:
     # Argo CD keeps its own initial password.
     admin_password: Optional[str] = field(default=None, repr=False)
@@ -134,6 +137,8 @@ class RegistrySettings:
 @dataclass(frozen=True)
 class PrometheusSettings:
     version: str
+    # The digest of prom/prometheus:<version>'s image index: the tag names, the digest pins.
+    image_digest: str
     retention: str
     scrape_interval: str
     cpu_request: str

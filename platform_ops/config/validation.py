@@ -15,13 +15,14 @@ from platform_ops.config.settings import (
     IssuerSettings, KindClusterSettings, PlatformConfig, PrometheusSettings, RegistrySettings,
     argocd_install_manifest_url,
 )
-from platform_ops.contract import DURATION, INGRESS_CONTROLLER_NAMESPACE, PROJECT
+from platform_ops.contract import APPS_NAMESPACE, CLUSTER_NAMESPACES, DURATION, INGRESS_CONTROLLER_NAMESPACE, PROJECT
 from platform_ops.layout import application_charts
 from platform_ops.paths import CHARTS_DIR
 
 _PINNED_VERSION = re.compile(r"^v\d+\.\d+\.\d+$")
 _PINNED_CHART_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_IMAGE_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 # A chart: an OCI reference, an HTTPS URL of a chart archive, or a local path.
 _CHART_SOURCE = re.compile(r"^(oci://\S+|https://\S+\.tgz|[^\s:]+)$")
 _CHART_RULE = "must be an oci:// reference, an https:// URL of a chart archive (.tgz) or a local path"
@@ -135,6 +136,12 @@ def _read_argocd(reader: SettingsReader, secrets: Mapping[str, Any]) -> ArgoCDSe
     section = reader.section("argocd")
     version = reader.string(section, "argocd.version", None, _PINNED_VERSION,
                             "must be a pinned version such as v3.5.7")
+    admin_enabled = reader.boolean(section, "argocd.adminEnabled", True)
+    admin_password = secrets.get("argocdAdminPassword")
+    if admin_enabled is False and admin_password is not None:
+        reader.problem("argocd.adminEnabled",
+                       "is false, which turns Argo CD's admin account off: platform-ops:argocdAdminPassword "
+                       "would never be used; remove it with pulumi config rm platform-ops:argocdAdminPassword")
     return ArgoCDSettings(
         version=version,
         install_manifest=reader.string(
@@ -151,7 +158,8 @@ def _read_argocd(reader: SettingsReader, secrets: Mapping[str, Any]) -> ArgoCDSe
         reconciliation_jitter=reader.string(
             section, "argocd.reconciliationJitter", "0s", _ARGOCD_DURATION,
             "must be a duration such as 0s, 30s or 1m"),
-        admin_password=secrets.get("argocdAdminPassword"),
+        admin_enabled=admin_enabled,
+        admin_password=admin_password,
         webhook_secret=secrets.get("argocdWebhookSecret"),
     )
 
@@ -161,7 +169,10 @@ def _read_gitops(reader: SettingsReader, stack: str, charts_dir: Path) -> GitOps
     repo_url = reader.string(section, "gitops.repoURL", None, _GIT_URL,
                              "must be an https:// or ssh Git URL of this repository")
     target_revision = reader.string(section, "gitops.targetRevision", "main")
-    namespace = reader.dns_label(section, "gitops.namespace", "default")
+    namespace = reader.dns_label(section, "gitops.namespace", APPS_NAMESPACE)
+    if namespace in CLUSTER_NAMESPACES:
+        reader.problem("gitops.namespace", f"is {namespace}, which belongs to the cluster: the apps get a "
+                                           f"namespace of their own, such as {APPS_NAMESPACE}")
     apps = []
     for service in application_charts(charts_dir):
         values_file = charts_dir / service / f"values-{stack}.yaml"
@@ -197,7 +208,10 @@ def _read_prometheus(reader: SettingsReader) -> PrometheusSettings:
     quantity = "must be a Kubernetes quantity such as 100m, 256Mi or 1Gi"
     return PrometheusSettings(
         version=reader.string(section, "prometheus.version", None, re.compile(r"^v3\.\d+\.\d+$"),
-                              "must be a pinned Prometheus 3 version such as v3.13.5"),
+                              "must be a pinned Prometheus 3 version such as v3.13.4"),
+        image_digest=reader.string(section, "prometheus.imageDigest", None, _IMAGE_DIGEST,
+                                   "must be the digest of the prom/prometheus image of that version, "
+                                   "sha256:<64 hex digits>"),
         retention=reader.string(section, "prometheus.retention", "2d", DURATION, duration),
         scrape_interval=reader.string(section, "prometheus.scrapeInterval", "30s", DURATION, duration),
         cpu_request=reader.string(section, "prometheus.cpuRequest", "100m", _QUANTITY, quantity),

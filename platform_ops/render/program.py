@@ -29,6 +29,9 @@ K8S_REMOTE_COMPONENTS = {"kubernetes:helm.sh/v4:Chart", "kubernetes:yaml/v2:Conf
 
 # What the mock engine returns for outputs that only a real deployment computes.
 MOCK_KUBECONFIG = "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n"
+# The time the API server records for a field manager's apply, fixed so that renders compare.
+MOCK_APPLIED_AT = "2000-01-01T00:00:00Z"
+FIELD_MANAGER_ANNOTATION = "pulumi.com/patchFieldManager"
 
 
 @dataclass
@@ -133,12 +136,18 @@ def manifest(registration: Registration) -> dict:
 
 
 class _RecordingMocks(pulumi.runtime.Mocks):
-    """Returns inputs as outputs, plus the kind cluster's kubeconfig, which only a deployment computes."""
+    """Returns inputs as outputs, plus what only a deployment computes: the kind cluster's
+    kubeconfig, and the API server's record of a named field manager's apply of a patch."""
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         state = dict(args.inputs)
         if args.typ == "command:local:Command":
             state["stdout"] = MOCK_KUBECONFIG
+        metadata = state.get("metadata")
+        manager = isinstance(metadata, dict) and (metadata.get("annotations") or {}).get(FIELD_MANAGER_ANNOTATION)
+        if args.typ.endswith("Patch") and manager:
+            state["metadata"] = {**metadata, "managedFields": [
+                {"manager": manager, "operation": "Apply", "time": MOCK_APPLIED_AT}]}
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs):

@@ -34,6 +34,7 @@ from platform_ops.paths import REPO_ROOT
 from testbed.stacks import ADMIN_PASSWORD, REGISTRY_TOKEN, SECRETS, cluster_ingress_class, local_sources
 
 DECOY = "decoy"
+NEW_ADMIN_PASSWORD = "a new password for the second up"
 
 
 @dataclass
@@ -89,9 +90,16 @@ def test_preview_and_up_succeed_on_a_fresh_cluster(platform):
 
 
 def test_platform_namespaces_enforce_pod_security(platform):
-    for name in ("cert-manager", "observability", "default"):
+    for name in ("cert-manager", "observability", "apps"):
         labels = platform.cluster.get("namespace", name)["metadata"]["labels"]
         assert labels["pod-security.kubernetes.io/enforce"] == "restricted", name
+
+
+def test_the_platform_leaves_the_default_namespace_as_it_was(platform):
+    assert platform.cluster.get("namespace", "default")["metadata"].get("labels", {}) == \
+        platform.default_labels_before
+    assert platform.cluster.get("all,secrets,networkpolicies", "-n", "default", "-l",
+                                f"app.kubernetes.io/part-of={PROJECT}")["items"] == []
 
 
 def test_argocd_crds_are_established_and_its_install_is_in_argocd(platform):
@@ -128,9 +136,9 @@ def test_argocds_crd_schema_refuses_an_application_field_of_the_wrong_type(platf
 
 
 def test_pull_secret_and_default_serviceaccount_follow_the_registry_token(platform):
-    secrets = platform.cluster.get("secrets", "-n", "default", "--field-selector",
+    secrets = platform.cluster.get("secrets", "-n", "apps", "--field-selector",
                                    "type=kubernetes.io/dockerconfigjson")["items"]
-    service_account = platform.cluster.get("serviceaccount", "default", "-n", "default")
+    service_account = platform.cluster.get("serviceaccount", "default", "-n", "apps")
     if platform.stack == "staging":
         [secret] = secrets
         config = json.loads(base64.b64decode(secret["data"][".dockerconfigjson"]))
@@ -178,10 +186,11 @@ def test_prometheus_is_available(platform):
 
 
 @pytest.mark.parametrize("verb, resource, namespace, allowed", [
-    ("list", "endpointslices.discovery.k8s.io", "default", "yes"),
-    ("watch", "services", "default", "yes"),
-    ("get", "pods", "default", "yes"),
-    ("get", "secrets", "default", "no"),
+    ("list", "endpointslices.discovery.k8s.io", "apps", "yes"),
+    ("watch", "services", "apps", "yes"),
+    ("get", "pods", "apps", "yes"),
+    ("get", "secrets", "apps", "no"),
+    ("list", "endpointslices.discovery.k8s.io", "default", "no"),
     ("list", "endpointslices.discovery.k8s.io", "kube-system", "no"),
     ("list", "pods", "argocd", "no"),
 ])
@@ -199,6 +208,27 @@ def test_a_second_up_changes_nothing_even_after_argocds_initial_secret_is_gone(p
     platform.cluster.kubectl("delete", "secret", "argocd-initial-admin-secret", "-n", "argocd")
     assert platform.project.changes() == []
     platform.project.preview("--expect-no-changes")
+    platform.project.up("--expect-no-changes")
+
+
+def test_argocds_default_project_allows_nothing(platform):
+    spec = platform.cluster.get("appprojects.argoproj.io", "default", "-n", "argocd")["spec"]
+    assert (spec["sourceRepos"], spec["destinations"], spec["clusterResourceWhitelist"]) == ([], [], [])
+
+
+def test_a_new_admin_password_is_set_with_the_time_it_changed(platform):
+    if platform.stack != "staging":
+        pytest.skip("only staging sets an admin password")
+    before = platform.cluster.get("secret", "argocd-secret", "-n", "argocd")["data"]
+    platform.project.run("config", "set", "--secret", "platform-ops:argocdAdminPassword", NEW_ADMIN_PASSWORD,
+                         secret_args=True)
+    assert platform.project.changes() == [
+        "update kubernetes:core/v1:SecretPatch argocd-admin-password",
+        "update kubernetes:core/v1:SecretPatch argocd-admin-password-mtime"]
+    platform.project.up()
+    after = platform.cluster.get("secret", "argocd-secret", "-n", "argocd")["data"]
+    assert bcrypt.checkpw(NEW_ADMIN_PASSWORD.encode(), base64.b64decode(after["admin.password"]))
+    assert base64.b64decode(after["admin.passwordMtime"]) > base64.b64decode(before["admin.passwordMtime"])
     platform.project.up("--expect-no-changes")
 
 
@@ -261,5 +291,5 @@ def test_destroy_returns_the_cluster_to_what_it_was(platform):
     assert [crd for crd in leftovers if "argoproj.io" in crd or "cert-manager.io" in crd] == []
     assert platform.cluster.get("clusterroles", "-l", "app.kubernetes.io/part-of=argocd")["items"] == []
     workloads = platform.cluster.get("deployments,services,networkpolicies,poddisruptionbudgets,ingresses",
-                                     "-n", "default", "-l", f"app.kubernetes.io/part-of={PROJECT}")
+                                     "--all-namespaces", "-l", f"app.kubernetes.io/part-of={PROJECT}")
     assert workloads["items"] == []

@@ -65,6 +65,19 @@ def test_namespaces_and_names_must_be_dns_labels(path):
         'at most 63 characters), got "Apps_NS"')
 
 
+@pytest.mark.parametrize("namespace", ["default", "kube-system", "kube-public", "kube-node-lease"])
+def test_the_apps_may_not_go_into_a_namespace_of_the_cluster(namespace):
+    assert error_for(gitops__namespace=namespace) == (
+        f"Pulumi.dev.yaml: platform-ops:gitops.namespace is {namespace}, which belongs to the cluster: "
+        "the apps get a namespace of their own, such as apps")
+
+
+def test_the_apps_namespace_defaults_to_their_own():
+    raw = dev_settings()
+    raw["gitops"] = {key: value for key, value in raw["gitops"].items() if key != "namespace"}
+    assert load_config("dev", raw).gitops.namespace == "apps"
+
+
 @pytest.mark.parametrize("port, shown", [(0, "0"), (70000, "70000"), ("80", '"80"'), (True, "True")])
 def test_ports_must_be_in_range(port, shown):
     assert error_for(cluster__httpPort=port) == (
@@ -97,7 +110,8 @@ def test_missing_section_is_named():
 def test_misspelt_setting_is_refused():
     assert error_for(argocd__verison="v3.5.7") == (
         "Pulumi.dev.yaml: platform-ops:argocd.verison is not a known setting "
-        "(known: version, installManifest, installManifestSha256, reconciliationTimeout, reconciliationJitter)")
+        "(known: version, installManifest, installManifestSha256, reconciliationTimeout, reconciliationJitter, "
+        "adminEnabled)")
 
 
 def test_unknown_top_level_key_is_refused():
@@ -118,8 +132,21 @@ def test_registry_token_needs_a_username():
 
 def test_prometheus_version_must_be_a_pinned_v3():
     assert error_for(prometheus__version="v2.55.0") == (
-        'Pulumi.dev.yaml: platform-ops:prometheus.version must be a pinned Prometheus 3 version such as v3.13.5, '
+        'Pulumi.dev.yaml: platform-ops:prometheus.version must be a pinned Prometheus 3 version such as v3.13.4, '
         'got "v2.55.0"')
+
+
+def test_prometheus_image_digest_is_required():
+    without = {key: value for key, value in dev_settings()["prometheus"].items() if key != "imageDigest"}
+    assert error_for(prometheus=without) == "Pulumi.dev.yaml: platform-ops:prometheus.imageDigest is required"
+
+
+@pytest.mark.parametrize("digest", [
+    "87861b8cf91579109319ebc300f3f1060e6da9c05d6ae8ad15a20c879e84e32e", "sha256:87861b8c", "latest"])
+def test_prometheus_image_must_be_pinned_by_a_full_digest(digest):
+    assert error_for(prometheus__imageDigest=digest) == (
+        "Pulumi.dev.yaml: platform-ops:prometheus.imageDigest must be the digest of the prom/prometheus image "
+        f'of that version, sha256:<64 hex digits>, got "{digest}"')
 
 
 def test_prometheus_retention_must_be_a_duration():

@@ -29,7 +29,7 @@ def expected_graph(stack):
     return sorted(kind + [
         ("pulumi:providers:kubernetes", "kubernetes", None),
         ("platform-ops:apps:AppNamespace", "apps", None),
-        ("kubernetes:core/v1:NamespacePatch", "apps-namespace", "apps"),
+        ("kubernetes:core/v1:Namespace", "apps-namespace", "apps"),
         ("platform-ops:ingress:Ingress", "ingress", None),
         ("kubernetes:core/v1:Namespace", "ingress-namespace", "ingress"),
         ("kubernetes:helm.sh/v4:Chart", "ingress-controller", "ingress"),
@@ -46,6 +46,7 @@ def expected_graph(stack):
         ("kubernetes:core/v1:ConfigMapPatch", "argocd-reconciliation", "argocd"),
         ("kubernetes:apps/v1:StatefulSetPatch", "argocd-argocd-application-controller-reconciliation", "argocd"),
         ("kubernetes:apps/v1:DeploymentPatch", "argocd-argocd-repo-server-reconciliation", "argocd"),
+        ("kubernetes:argoproj.io/v1alpha1:AppProject", "argocd-default-project", "argocd"),
         ("platform-ops:registry:RegistryCredentials", "registry", None),
         ("platform-ops:gitops:GitOpsApplications", "gitops", None),
         ("kubernetes:argoproj.io/v1alpha1:AppProject", "gitops-project", "gitops"),
@@ -55,8 +56,8 @@ def expected_graph(stack):
         ("platform-ops:prometheus:Prometheus", "prometheus", None),
         ("kubernetes:core/v1:Namespace", "prometheus-namespace", "prometheus"),
         ("kubernetes:core/v1:ServiceAccount", "prometheus-service-account", "prometheus"),
-        ("kubernetes:rbac.authorization.k8s.io/v1:Role", "prometheus-discovery-default", "prometheus"),
-        ("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "prometheus-discovery-default-binding", "prometheus"),
+        ("kubernetes:rbac.authorization.k8s.io/v1:Role", "prometheus-discovery-apps", "prometheus"),
+        ("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "prometheus-discovery-apps-binding", "prometheus"),
         ("kubernetes:core/v1:ConfigMap", "prometheus-config", "prometheus"),
         ("kubernetes:apps/v1:Deployment", "prometheus-deployment", "prometheus"),
         ("kubernetes:core/v1:Service", "prometheus-service", "prometheus"),
@@ -162,7 +163,7 @@ def test_registry_secret_is_attached_to_the_default_service_account():
     render = render_stack("dev", secrets={"registryToken": TOKEN})
     patch = render.named("registry-default-serviceaccount")
     assert patch.type == "kubernetes:core/v1:ServiceAccountPatch"
-    assert patch.inputs["metadata"] == {"name": "default", "namespace": "default"}
+    assert patch.inputs["metadata"] == {"name": "default", "namespace": "apps"}
     assert patch.inputs["imagePullSecrets"] == [{"name": "ghcr-cred"}]
     assert render.named("registry-pull-secret").urn in patch.dependencies
 
@@ -203,7 +204,7 @@ def test_each_service_gets_an_application_on_its_chart_and_environment_values(re
             "path": f"charts/{service}",
             "helm": {"releaseName": service, "valueFiles": ["values.yaml", f"values-{stack}.yaml"]},
         }
-        assert app["spec"]["destination"] == {"server": "https://kubernetes.default.svc", "namespace": "default"}
+        assert app["spec"]["destination"] == {"server": "https://kubernetes.default.svc", "namespace": "apps"}
         assert app["spec"]["syncPolicy"] == {
             "automated": {"prune": True, "selfHeal": True},
             "retry": {"limit": 5, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "5m"}},
@@ -211,15 +212,26 @@ def test_each_service_gets_an_application_on_its_chart_and_environment_values(re
 
 
 def test_project_allows_only_this_repository_and_the_app_namespace(rendered):
-    project = next(m for m in rendered("dev").manifests if m["kind"] == "AppProject")
+    project = next(m for m in rendered("dev").manifests
+                   if m["kind"] == "AppProject" and m["metadata"]["name"] == "platform-ops")
     assert project["spec"]["sourceRepos"] == ["https://github.com/zainasr/platform-ops.git"]
-    assert project["spec"]["destinations"] == [{"namespace": "default", "server": "https://kubernetes.default.svc"}]
+    assert project["spec"]["destinations"] == [{"namespace": "apps", "server": "https://kubernetes.default.svc"}]
     assert "clusterResourceWhitelist" not in project["spec"]
 
 
-def test_app_namespace_enforces_pod_security_restricted(rendered):
-    patch = rendered("dev").named("apps-namespace").inputs
-    assert patch["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_apps_get_a_namespace_of_their_own_with_pod_security_restricted(rendered, stack):
+    namespace = rendered(stack).named("apps-namespace")
+    assert namespace.type == "kubernetes:core/v1:Namespace"
+    assert namespace.inputs["metadata"]["name"] == "apps"
+    assert namespace.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_stack_touches_the_default_namespace(rendered, stack):
+    assert [(r.type, r.name) for r in rendered(stack).resources
+            if r.is_kubernetes_object and r.inputs.get("metadata", {}).get("namespace") == "default"
+            or r.type.startswith("kubernetes:core/v1:Namespace") and r.inputs["metadata"]["name"] == "default"] == []
 
 
 def test_outputs_list_the_applications_and_how_to_reach_argocd(rendered):

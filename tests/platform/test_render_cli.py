@@ -152,7 +152,7 @@ def test_summary_of_dev_lists_the_platform_parts_from_its_stack_file(dev_render)
     assert parts["image registry"] == "ghcr.io, anonymous pulls (no registryToken)"
     assert parts["Prometheus"] == (f"{prometheus['version']}, retention {prometheus['retention']}, "
                                    f"scrape every {prometheus['scrapeInterval']}")
-    assert parts["Prometheus scrapes"] == "namespaces: default; apps: api-node, core-go, worker-python"
+    assert parts["Prometheus scrapes"] == "namespaces: apps; apps: api-node, core-go, worker-python"
 
 
 def test_summary_puts_services_first_then_platform_parts_and_leaves_the_objects_to_objects_md(dev_render):

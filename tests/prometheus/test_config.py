@@ -26,7 +26,7 @@ def test_scrape_config_follows_the_discovery_contract(prometheus_render):
             {"job_name": "prometheus", "static_configs": [{"targets": ["localhost:9090"]}]},
             {
                 "job_name": "platform-apps",
-                "kubernetes_sd_configs": [{"role": "endpointslice", "namespaces": {"names": ["default"]}}],
+                "kubernetes_sd_configs": [{"role": "endpointslice", "namespaces": {"names": ["apps"]}}],
                 "relabel_configs": [
                     {"source_labels": ["__meta_kubernetes_service_label_app_kubernetes_io_part_of"],
                      "regex": "platform-ops", "action": "keep"},

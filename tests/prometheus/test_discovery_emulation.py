@@ -1,6 +1,6 @@
 """The stand-in for endpointslice discovery gives the labels Prometheus itself gives.
 
-Expected label sets are transcribed from Prometheus v3.13.5's own tests in
+Expected label sets are transcribed from Prometheus v3.13.4's own tests in
 discovery/kubernetes/endpointslice_test.go, so the discovery proof rests on what Prometheus
 really does, not on what this repository assumes it does.
 """

@@ -5,6 +5,7 @@ import copy
 import dataclasses
 import hashlib
 import json
+import re
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -13,14 +14,15 @@ import pytest
 from components import prometheus as prom
 from platform_ops.chart_checks import check_kubernetes_schema, check_pod_security_restricted
 from platform_ops.contract import PROMETHEUS_POD_LABELS, STACKS
+from platform_ops.paths import REPO_ROOT
 from platform_ops.render.program import _RecordingMonitor, normalized
 from tests.prometheus.harness import program_args, run_program
 
 CHILDREN = [
     ("kubernetes:core/v1:Namespace", "prometheus-namespace"),
     ("kubernetes:core/v1:ServiceAccount", "prometheus-service-account"),
-    ("kubernetes:rbac.authorization.k8s.io/v1:Role", "prometheus-discovery-default"),
-    ("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "prometheus-discovery-default-binding"),
+    ("kubernetes:rbac.authorization.k8s.io/v1:Role", "prometheus-discovery-apps"),
+    ("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "prometheus-discovery-apps-binding"),
     ("kubernetes:core/v1:ConfigMap", "prometheus-config"),
     ("kubernetes:apps/v1:Deployment", "prometheus-deployment"),
     ("kubernetes:core/v1:Service", "prometheus-service"),
@@ -83,9 +85,15 @@ def test_every_namespaced_object_is_in_observability_except_the_discovery_rbac(p
     assert where == [
         ("ConfigMap", "observability"), ("Deployment", "observability"), ("Namespace", None),
         ("NetworkPolicy", "observability"),
-        ("Role", "default"), ("RoleBinding", "default"), ("Service", "observability"),
+        ("Role", "apps"), ("RoleBinding", "apps"), ("Service", "observability"),
         ("ServiceAccount", "observability"),
     ]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_tests_run_the_prometheus_version_the_stacks_deploy(stack):
+    [built_for_tests] = re.findall(r"^PROMETHEUS_VERSION := (\S+)$", (REPO_ROOT / "Makefile").read_text(), re.M)
+    assert program_args(stack).settings.version == built_for_tests
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -94,7 +102,8 @@ def test_the_deployment_runs_the_configured_prometheus(prometheus_render, stack)
     deployment = prometheus_render(stack).one("Deployment")
     pod = deployment["spec"]["template"]["spec"]
     c = container(deployment)
-    assert c["image"] == f"prom/prometheus:{settings.version}"
+    assert c["image"] == (
+        "prom/prometheus:v3.13.4@sha256:87861b8cf91579109319ebc300f3f1060e6da9c05d6ae8ad15a20c879e84e32e")
     assert c["args"] == [
         "--config.file=/etc/prometheus/prometheus.yml",
         "--storage.tsdb.path=/prometheus",
@@ -237,7 +246,7 @@ def test_the_component_registers_its_outputs():
         "service": "prometheus",
         "version": program_args("dev").settings.version,
         "configChecksum": prom.config_checksum(prom.config_map_data(
-            program_args("dev").settings, ["default"], program_args("dev").apps)),
+            program_args("dev").settings, ["apps"], program_args("dev").apps)),
         "ui": "kubectl port-forward -n observability svc/prometheus 9090:9090",
     }
 

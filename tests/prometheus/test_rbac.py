@@ -82,8 +82,8 @@ def test_the_render_binds_a_discovery_role_in_the_app_namespace_only(prometheus_
     role = render.one("Role")
     binding = render.one("RoleBinding")
     app_namespaces = sorted({s.namespace for s in render.chart_sources})
-    assert app_namespaces == ["default"]
-    assert role["metadata"]["namespace"] == binding["metadata"]["namespace"] == "default"
+    assert app_namespaces == ["apps"]
+    assert role["metadata"]["namespace"] == binding["metadata"]["namespace"] == "apps"
     assert role["rules"] == prom.discovery_rbac_rules("endpointslice")
     assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
                                   "name": role["metadata"]["name"]}
