@@ -27,7 +27,9 @@ def check_stack(stack: str, manifests: list[dict], renderer: Renderer) -> list[s
     if len(namespaces) != 1:
         problems.append(f"{stack}: the apps are spread over namespaces {sorted(namespaces)}; "
                         f"CORE_GO_BASE_URL and the NetworkPolicies assume one")
-    projects = [m for m in manifests if m.get("kind") == "AppProject"]
+    # The project the Applications belong to; Argo CD's emptied default project is another.
+    used = {application["spec"]["project"] for application in chart_applications(manifests)}
+    projects = [m for m in manifests if m.get("kind") == "AppProject" and m["metadata"]["name"] in used]
     problems += check_environment(
         renders, releases, sorted(namespaces)[0], tags, projects[0] if projects else None)
     problems += check_template_sources(

@@ -483,7 +483,8 @@ def test_template_source_check_reports_a_random_value(tmp_path):
 
 
 def test_project_check_reports_a_kind_argo_cd_would_refuse(chart_manifests, rendered):
-    project = next(m for m in rendered("dev").manifests if m["kind"] == "AppProject")
+    project = next(m for m in rendered("dev").manifests
+                   if m["kind"] == "AppProject" and m["metadata"]["name"] == "platform-ops")
     role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "api-node"}}
     assert checks.check_project_permits(chart_manifests("dev", "api-node") + [role], project) == [
         "Role/api-node: kind Role of group 'rbac.authorization.k8s.io' is not permitted by AppProject platform-ops"]
