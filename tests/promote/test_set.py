@@ -156,6 +156,8 @@ def test_missing_values_file_is_refused(clone):
 
 def test_new_stack_and_chart_are_discovered_without_code_changes(clone):
     clone.write("Pulumi.qa.yaml", b"config: {}\n")
+    # A new stack is data in promotion.yaml too: it says where qa's images come from.
+    clone.write("promotion.yaml", clone.read("promotion.yaml") + b"  qa:\n    from: ci\n")
     (clone.path / "charts" / "billing").mkdir()
     clone.write("charts/billing/Chart.yaml", b"apiVersion: v2\nname: billing\nversion: 0.1.0\n")
     clone.write("charts/billing/values-qa.yaml", b"image:\n  repository: ghcr.io/zainasr/billing\n  tag: \"0000000\"\n")
