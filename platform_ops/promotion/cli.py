@@ -16,8 +16,8 @@ from .gitrepo import Git
 from .history import Change
 from .land import Command, Outcome, Plan, land_and_push, land_local
 from .refs import (
-    check_repository, check_source_commit, check_tag, image_ref, is_valid_commit,
-    is_valid_repository, is_valid_tag, REPOSITORY_HELP, TAG_HELP,
+    check_digest, check_repository, check_source_commit, check_tag, image_ref, is_valid_commit,
+    is_valid_digest, is_valid_repository, is_valid_tag, DIGEST_HELP, REPOSITORY_HELP, TAG_HELP,
 )
 from .values import Image, ValuesFile
 
@@ -46,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--env", required=True)
         p.add_argument("--service", required=True)
         p.add_argument("--tag", required=True, help="commit SHA (7-40 lowercase hex) or sha256:<digest>")
+        p.add_argument("--digest", help="sha256:<64 hex> digest of that tag's image, as the build reports it: "
+                                         "written as image.digest, so the charts pull repository:tag@digest "
+                                         "(without it, a digest recorded for another image is removed)")
         p.add_argument("--repository", help="image repository, e.g. ghcr.io/zainasr/api-node")
         p.add_argument("--source-commit", help="commit of the application repository the image was built from "
                                                "(default: GITHUB_SHA when it is not a commit of this repository)")
@@ -114,10 +117,13 @@ def _set_command(git: Git, args: argparse.Namespace, source: Optional[str]) -> C
         if not is_valid_repository(new_repository):
             raise Refusal(f"{path}: image.repository {new_repository!r} is invalid ({REPOSITORY_HELP}); "
                           "pass --repository")
-        text = values.render(tag, repository)
+        # The digest recorded for this very image stays; beside any other image it would pin the old one.
+        same_image = (tag, new_repository) == (old.tag, old.repository)
+        digest = args.digest or (old.digest if same_image else "")
+        text = values.render(tag, repository, digest)
         if text == values.text:
             return None
-        change = Change(env, service, old, Image(new_repository, tag), source)
+        change = Change(env, service, old, Image(new_repository, tag, digest), source)
         subject = f"chore(promote): {env} {service} {change.short()}"
         body = [f"{path}: {change.old_ref} -> {change.new_ref}"]
         return Plan({path: text}, [change], hist.message(subject, body, "set", [change]),
@@ -125,7 +131,8 @@ def _set_command(git: Git, args: argparse.Namespace, source: Optional[str]) -> C
 
     def already() -> str:
         image = _load(git, service, env).image
-        return f"{env} {service} is already at {image_ref(image.repository, image.tag)}; nothing to commit"
+        return (f"{env} {service} is already at {image_ref(image.repository, image.tag, image.digest)}; "
+                "nothing to commit")
 
     return Command(prepare, already, verify=_charts_check(git, env))
 
@@ -174,6 +181,8 @@ def _copy_command(git: Git, args: argparse.Namespace) -> Command:
             if not is_valid_repository(image.repository):
                 raise Refusal(f"{path}: image.repository {image.repository!r} cannot be promoted: "
                               f"{REPOSITORY_HELP}")
+            if image.digest and not is_valid_digest(image.digest):
+                raise Refusal(f"{path}: image.digest {image.digest!r} cannot be promoted: {DIGEST_HELP}")
             captured[service] = image
 
     def prepare() -> Optional[Plan]:
@@ -184,10 +193,10 @@ def _copy_command(git: Git, args: argparse.Namespace) -> Command:
             path = layout.values_path(service, to_env)
             values = _load(git, service, to_env)
             wanted = captured[service]
-            text = values.render(wanted.tag, wanted.repository)
+            text = values.render(wanted.tag, wanted.repository, wanted.digest)
             if text == values.text:
                 continue
-            source = hist.source_of(log, from_env, service, image_ref(wanted.repository, wanted.tag))
+            source = hist.source_of(log, from_env, service, image_ref(wanted.repository, wanted.tag, wanted.digest))
             files[path] = text
             changes.append(Change(to_env, service, values.image, wanted, source))
         if not changes:
@@ -247,11 +256,13 @@ def _rollback_command(git: Git, args: argparse.Namespace) -> Command:
         restored = restored_values.image
         # A state from before promotion existed may hold an unquoted tag, which YAML reads as
         # a number: the restored tag is written quoted like every promoted one.
-        merged = restored_values.render(restored.tag)
+        merged = restored_values.render(restored.tag, digest=restored.digest)
         check_tag(restored.tag)
         check_repository(restored.repository)
+        if restored.digest:
+            check_digest(restored.digest)
         log = hist.entries(git)
-        source = hist.source_of(log, env, service, image_ref(restored.repository, restored.tag))
+        source = hist.source_of(log, env, service, image_ref(restored.repository, restored.tag, restored.digest))
         change = Change(env, service, current_values.image, restored, source)
         subject = f"revert(promote): {env} {service} {change.short()}"
         body = [
@@ -315,6 +326,10 @@ def _main(args: argparse.Namespace) -> int:
             check_repository(args.repository)
         if args.source_commit is not None:
             check_source_commit(args.source_commit)
+        if args.digest is not None:
+            check_digest(args.digest)
+            if args.tag.startswith("sha256:"):
+                raise Refusal("--digest pins the image of a commit-SHA tag; --tag is already a digest")
     git = Git.discover(args.repo or Path.cwd())
     root = git.root
 
@@ -340,7 +355,7 @@ def _main(args: argparse.Namespace) -> int:
     if args.command == "check":
         if action == "set":
             _check_set_request(git, args)
-            print(f"ok: set {args.env} {args.service} {args.tag}")
+            print(f"ok: set {args.env} {args.service} {args.tag}{'@' + args.digest if args.digest else ''}")
         else:
             _check_copy_request(git, args)
             print(f"ok: copy {args.from_env} -> {args.to_env} ({args.service or 'every service'})")

@@ -290,3 +290,38 @@ def test_history_filters_and_table(clone):
     assert [e["env"] for e in history(clone, "--limit", "1")] == ["prod"]
     result = clone.promote("history", "--limit", "0")
     assert (result.returncode, result.stderr) == (2, "error: --limit must be at least 1\n")
+
+
+DIGEST = "sha256:" + "0123456789abcdef" * 4
+
+
+@project_rules
+def test_copy_carries_the_digest_with_the_tag(clone):
+    promote_ok(clone, "set", "--env", "dev", "--service", "api-node", "--tag", "aaaaaaa", "--digest", DIGEST)
+
+    promote_ok(clone, "copy", "--from", "dev", "--to", "staging", "--service", "api-node")
+
+    assert image(clone, "api-node", "staging") == image(clone, "api-node", "dev") == {
+        "repository": "ghcr.io/zainasr/api-node", "tag": "aaaaaaa", "digest": DIGEST, "pullPolicy": "IfNotPresent"}
+    [entry] = history(clone, "--env", "staging")
+    assert entry["to"] == f"ghcr.io/zainasr/api-node:aaaaaaa@{DIGEST}"
+
+
+def test_rollback_restores_the_tag_and_the_digest(clone):
+    path = "charts/api-node/values-dev.yaml"
+    promote_ok(clone, "set", "--env", "dev", "--service", "api-node", "--tag", "aaaaaaa", "--digest", DIGEST)
+    pinned = clone.read(path)
+    promote_ok(clone, "set", "--env", "dev", "--service", "api-node", "--tag", "bbbbbbb")
+
+    out = promote_ok(clone, "rollback", "--env", "dev", "--service", "api-node")
+
+    assert out.startswith(f"rolled back dev api-node bbbbbbb -> aaaaaaa@{DIGEST} ")
+    assert clone.read(path) == pinned
+
+
+def test_history_shows_the_digest_beside_the_tag(clone):
+    promote_ok(clone, "set", "--env", "dev", "--service", "api-node", "--tag", "aaaaaaa", "--digest", DIGEST)
+
+    table = promote_ok(clone, "history", "--env", "dev").splitlines()
+
+    assert table[1].split()[4:7] == ["1df3b1f", "->", f"aaaaaaa@{DIGEST}"]
