@@ -3,8 +3,9 @@
 A YAML round trip would drop comments, reorder keys and requote scalars, and a regex over the
 whole file would also hit a sidecar's `tag:`. So this locates the top-level `image:` block by
 indentation, finds exactly its `repository:`, `tag:` and (optional) `digest:` lines, and replaces
-only the scalar token on those lines; a digest line is added right after the tag line, or removed. Anything it cannot read with certainty (flow mappings, anchors, block scalars,
-multi-line values, duplicate keys) is refused rather than guessed at.
+only the scalar token on those lines; a digest line is added right after the tag line, or removed.
+Anything it cannot read with certainty (flow mappings, anchors, block scalars, multi-line values,
+duplicate keys) is refused rather than guessed at.
 """
 from __future__ import annotations
 
