@@ -99,6 +99,12 @@ print(f"{env}: charts ok")
 '''
 
 
+# Rule files (promotion.yaml). The tests of the values-file and push mechanics `set` into every
+# environment; the tests of the path to prod use the repository's own rules.
+EVERY_ENV_FROM_CI = "environments:\n" + "".join(f"  {env}:\n    from: ci\n" for env in ENVS)
+PROJECT_RULES = (REPO_ROOT / "promotion.yaml").read_text()
+
+
 def values_text(service: str, env: str, tag: Optional[str] = None) -> str:
     return TEMPLATES[service].format(env=env, tag=tag or INITIAL_TAGS[(service, env)])
 
@@ -178,11 +184,12 @@ class Remote:
 
     @classmethod
     def create(cls, root: Path, extra_files: Optional[dict[str, str | bytes | Symlink]] = None,
-               layout: bool = True) -> "Remote":
+               layout: bool = True, rules: str = EVERY_ENV_FROM_CI) -> "Remote":
         env = git_env(root / "home")
         seed = root / "seed"
         files: dict[str, str | bytes | Symlink] = {} if not layout else {
             "Pulumi.yaml": "name: platform-ops\nruntime: python\n",
+            "promotion.yaml": rules,
             "scripts/check_charts.py": CHECK_CHARTS_STUB,
             "charts/platform-lib/Chart.yaml": "apiVersion: v2\nname: platform-lib\ntype: library\nversion: 0.1.0\n",
             "charts/platform-lib/values-dev.yaml": "image:\n  tag: \"1234567\"\n",

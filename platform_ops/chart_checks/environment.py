@@ -11,8 +11,9 @@ from platform_ops.chart_checks.ports import check_high_availability, check_liste
 from platform_ops.chart_checks.schema import check_kubernetes_schema
 
 def check_environment(renders: dict[str, list[dict]], releases: dict[str, str], namespace: str,
-                      tags: dict[str, str], project: dict | None = None) -> list[str]:
-    """Every check over the charts of one environment; `renders`, `releases`, `tags` keyed by app.
+                      tags: dict[str, tuple[str, str]], project: dict | None = None) -> list[str]:
+    """Every check over the charts of one environment; `renders`, `releases`, `tags` (image tag and
+    digest, "" without one) keyed by app.
     A problem found in one chart's render names that chart first."""
     problems = []
     for service, manifests in sorted(renders.items()):
@@ -30,7 +31,7 @@ def check_environment(renders: dict[str, list[dict]], releases: dict[str, str], 
             check_service_wiring(manifests, service),
             check_ingress(manifests),
             check_gitops_stable(manifests),
-            check_image_tag(manifests, tags[service]),
+            check_image_tag(manifests, *tags[service]),
         ]
         if project is not None:
             checks.append(check_project_permits(manifests, project))

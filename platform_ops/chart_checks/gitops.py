@@ -17,8 +17,9 @@ NON_DETERMINISTIC_FUNCTIONS = (
 )
 
 
-def check_image_tag(manifests: Iterable[dict], tag: str) -> list[str]:
-    """The image and the version label carry `tag` as a string, as Go YAML (Argo CD, kubectl) reads them."""
+def check_image_tag(manifests: Iterable[dict], tag: str, digest: str = "") -> list[str]:
+    """The image and the version label carry `tag` as a string, as Go YAML (Argo CD, kubectl) reads them,
+    and the image is pinned by `digest` when the values give one."""
     problems = []
     for workload in of_kind(manifests, "Deployment"):
         for where, labels in ((ref(workload), workload["metadata"].get("labels") or {}),
@@ -29,11 +30,14 @@ def check_image_tag(manifests: Iterable[dict], tag: str) -> list[str]:
                                 f"{version!r}, not a string")
             elif version != tag.replace(":", "-")[:63]:
                 problems.append(f"{where}: label app.kubernetes.io/version is {version!r}, expected {tag!r}")
+        if tag.startswith("sha256:"):
+            suffix = f"@{tag}"
+        else:
+            suffix = f":{tag}@{digest}" if digest else f":{tag}"
         for c in pod_spec(workload).get("containers") or []:
             image = c.get("image")
-            sep = "@" if tag.startswith("sha256:") else ":"
-            if not isinstance(image, str) or not image.endswith(f"{sep}{tag}"):
-                problems.append(f"{ref(workload)}: container {c.get('name')} image {image!r} does not end in {sep}{tag}")
+            if not isinstance(image, str) or not image.endswith(suffix):
+                problems.append(f"{ref(workload)}: container {c.get('name')} image {image!r} does not end in {suffix}")
     return problems
 
 

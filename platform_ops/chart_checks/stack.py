@@ -22,7 +22,8 @@ def check_stack(stack: str, manifests: list[dict], renderer: Renderer) -> list[s
             problems.append(str(err))
             continue
         releases[source.service] = source.release
-        tags[source.service] = str(merged_values(renderer.chart_dir(source), source.value_files)["image"]["tag"])
+        image = merged_values(renderer.chart_dir(source), source.value_files)["image"]
+        tags[source.service] = (str(image["tag"]), str(image.get("digest") or ""))
     namespaces = {a.namespace for a in apps}
     if len(namespaces) != 1:
         problems.append(f"{stack}: the apps are spread over namespaces {sorted(namespaces)}; "

@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from . import history as hist
-from . import layout
+from . import layout, rules
 from .errors import PromotionFailed, Refusal
 from .gitrepo import Git
 from .history import Change
 from .land import Command, Outcome, Plan, land_and_push, land_local
 from .refs import (
-    check_repository, check_source_commit, check_tag, image_ref, is_valid_commit,
-    is_valid_repository, is_valid_tag, REPOSITORY_HELP, TAG_HELP,
+    check_digest, check_repository, check_source_commit, check_tag, image_ref, is_valid_commit,
+    is_valid_digest, is_valid_repository, is_valid_tag, DIGEST_HELP, REPOSITORY_HELP, TAG_HELP,
 )
 from .values import Image, ValuesFile
 
@@ -42,20 +42,37 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--branch", default="main")
         p.add_argument("--max-attempts", type=int, default=10, help="push attempts before giving up (default 10)")
 
-    p_set = sub.add_parser("set", help="set image.tag (and optionally image.repository) of one service in one env")
-    p_set.add_argument("--env", required=True)
-    p_set.add_argument("--service", required=True)
-    p_set.add_argument("--tag", required=True, help="commit SHA (7-40 lowercase hex) or sha256:<digest>")
-    p_set.add_argument("--repository", help="image repository, e.g. ghcr.io/zainasr/api-node")
-    p_set.add_argument("--source-commit", help="commit of the application repository the image was built from "
+    def add_set_arguments(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--env", required=True)
+        p.add_argument("--service", required=True)
+        p.add_argument("--tag", required=True, help="commit SHA (7-40 lowercase hex) or sha256:<digest>")
+        p.add_argument("--digest", help="sha256:<64 hex> digest of that tag's image, as the build reports it: "
+                                         "written as image.digest, so the charts pull repository:tag@digest "
+                                         "(without it, a digest recorded for another image is removed)")
+        p.add_argument("--repository", help="image repository, e.g. ghcr.io/zainasr/api-node")
+        p.add_argument("--source-commit", help="commit of the application repository the image was built from "
                                                "(default: GITHUB_SHA when it is not a commit of this repository)")
+
+    def add_copy_arguments(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--from", dest="from_env", required=True)
+        p.add_argument("--to", dest="to_env", required=True)
+        p.add_argument("--service", help="only this service (default: every application chart)")
+
+    p_set = sub.add_parser("set", help="set image.tag (and optionally image.repository) of one service in an "
+                                       f"environment fed by CI ({rules.RULES_FILE}), after checking the charts")
+    add_set_arguments(p_set)
     add_push_options(p_set)
 
-    p_copy = sub.add_parser("copy", help="promote the exact images of one env to another, after checking the charts")
-    p_copy.add_argument("--from", dest="from_env", required=True)
-    p_copy.add_argument("--to", dest="to_env", required=True)
-    p_copy.add_argument("--service", help="only this service (default: every application chart)")
+    p_copy = sub.add_parser("copy", help="promote the exact images of one env to the env it feeds "
+                                         f"({rules.RULES_FILE}), after checking the charts")
+    add_copy_arguments(p_copy)
     add_push_options(p_copy)
+
+    p_check = sub.add_parser("check", help=f"check a set or copy request against the layout and {rules.RULES_FILE} "
+                                           "without touching anything")
+    check_sub = p_check.add_subparsers(dest="request", required=True)
+    add_set_arguments(check_sub.add_parser("set", help="check a set request"))
+    add_copy_arguments(check_sub.add_parser("copy", help="check a copy request"))
 
     p_rollback = sub.add_parser("rollback", help="revert the latest promotion of a service in an env")
     p_rollback.add_argument("--env", required=True)
@@ -100,10 +117,13 @@ def _set_command(git: Git, args: argparse.Namespace, source: Optional[str]) -> C
         if not is_valid_repository(new_repository):
             raise Refusal(f"{path}: image.repository {new_repository!r} is invalid ({REPOSITORY_HELP}); "
                           "pass --repository")
-        text = values.render(tag, repository)
+        # The digest recorded for this very image stays; beside any other image it would pin the old one.
+        same_image = (tag, new_repository) == (old.tag, old.repository)
+        digest = args.digest or (old.digest if same_image else "")
+        text = values.render(tag, repository, digest)
         if text == values.text:
             return None
-        change = Change(env, service, old, Image(new_repository, tag), source)
+        change = Change(env, service, old, Image(new_repository, tag, digest), source)
         subject = f"chore(promote): {env} {service} {change.short()}"
         body = [f"{path}: {change.old_ref} -> {change.new_ref}"]
         return Plan({path: text}, [change], hist.message(subject, body, "set", [change]),
@@ -111,9 +131,10 @@ def _set_command(git: Git, args: argparse.Namespace, source: Optional[str]) -> C
 
     def already() -> str:
         image = _load(git, service, env).image
-        return f"{env} {service} is already at {image_ref(image.repository, image.tag)}; nothing to commit"
+        return (f"{env} {service} is already at {image_ref(image.repository, image.tag, image.digest)}; "
+                "nothing to commit")
 
-    return Command(prepare, already)
+    return Command(prepare, already, verify=_charts_check(git, env))
 
 
 def _check_python(root: Path) -> str:
@@ -160,6 +181,8 @@ def _copy_command(git: Git, args: argparse.Namespace) -> Command:
             if not is_valid_repository(image.repository):
                 raise Refusal(f"{path}: image.repository {image.repository!r} cannot be promoted: "
                               f"{REPOSITORY_HELP}")
+            if image.digest and not is_valid_digest(image.digest):
+                raise Refusal(f"{path}: image.digest {image.digest!r} cannot be promoted: {DIGEST_HELP}")
             captured[service] = image
 
     def prepare() -> Optional[Plan]:
@@ -170,10 +193,10 @@ def _copy_command(git: Git, args: argparse.Namespace) -> Command:
             path = layout.values_path(service, to_env)
             values = _load(git, service, to_env)
             wanted = captured[service]
-            text = values.render(wanted.tag, wanted.repository)
+            text = values.render(wanted.tag, wanted.repository, wanted.digest)
             if text == values.text:
                 continue
-            source = hist.source_of(log, from_env, service, image_ref(wanted.repository, wanted.tag))
+            source = hist.source_of(log, from_env, service, image_ref(wanted.repository, wanted.tag, wanted.digest))
             files[path] = text
             changes.append(Change(to_env, service, values.image, wanted, source))
         if not changes:
@@ -233,11 +256,13 @@ def _rollback_command(git: Git, args: argparse.Namespace) -> Command:
         restored = restored_values.image
         # A state from before promotion existed may hold an unquoted tag, which YAML reads as
         # a number: the restored tag is written quoted like every promoted one.
-        merged = restored_values.render(restored.tag)
+        merged = restored_values.render(restored.tag, digest=restored.digest)
         check_tag(restored.tag)
         check_repository(restored.repository)
+        if restored.digest:
+            check_digest(restored.digest)
         log = hist.entries(git)
-        source = hist.source_of(log, env, service, image_ref(restored.repository, restored.tag))
+        source = hist.source_of(log, env, service, image_ref(restored.repository, restored.tag, restored.digest))
         change = Change(env, service, current_values.image, restored, source)
         subject = f"revert(promote): {env} {service} {change.short()}"
         body = [
@@ -271,16 +296,40 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         return _main(args)
     except (Refusal, PromotionFailed) as error:
-        print(f"error: {error}", file=sys.stderr)
+        for problem in getattr(error, "problems", None) or [str(error)]:
+            print(f"error: {problem}", file=sys.stderr)
         return error.exit_code
 
 
+def _check_set_request(git: Git, args: argparse.Namespace) -> None:
+    layout.check_environment(git.root, args.env)
+    layout.check_service(git.root, args.service)
+    rules.load(git.root).check_set(args.env, args.service)
+
+
+def _check_copy_request(git: Git, args: argparse.Namespace) -> None:
+    layout.check_environment(git.root, args.from_env)
+    layout.check_environment(git.root, args.to_env)
+    if args.from_env == args.to_env:
+        raise Refusal("--from and --to name the same environment")
+    if args.service is not None:
+        layout.check_service(git.root, args.service)
+    rules.load(git.root).check_copy(args.from_env, args.to_env)
+
+
 def _main(args: argparse.Namespace) -> int:
+    action = args.request if args.command == "check" else args.command
     # Inputs are checked before the repository is looked at, so a bad request never takes the lock.
-    if args.command == "set":
+    if action == "set":
         check_tag(args.tag)
         if args.repository is not None:
             check_repository(args.repository)
+        if args.source_commit is not None:
+            check_source_commit(args.source_commit)
+        if args.digest is not None:
+            check_digest(args.digest)
+            if args.tag.startswith("sha256:"):
+                raise Refusal("--digest pins the image of a commit-SHA tag; --tag is already a digest")
     git = Git.discover(args.repo or Path.cwd())
     root = git.root
 
@@ -303,20 +352,25 @@ def _main(args: argparse.Namespace) -> int:
             print("no promotions found")
         return 0
 
+    if args.command == "check":
+        if action == "set":
+            _check_set_request(git, args)
+            print(f"ok: set {args.env} {args.service} {args.tag}{'@' + args.digest if args.digest else ''}")
+        else:
+            _check_copy_request(git, args)
+            print(f"ok: copy {args.from_env} -> {args.to_env} ({args.service or 'every service'})")
+        return 0
+
     if args.command == "set":
-        layout.check_environment(root, args.env)
-        layout.check_service(root, args.service)
+        _check_set_request(git, args)
         source = _source_commit(git, args.source_commit)
         outcome = _run_mutation(git, args, lambda: _set_command(git, args, source))
     elif args.command == "copy":
-        layout.check_environment(root, args.from_env)
-        layout.check_environment(root, args.to_env)
-        if args.from_env == args.to_env:
-            raise Refusal("--from and --to name the same environment")
-        if args.service is not None:
-            layout.check_service(root, args.service)
+        _check_copy_request(git, args)
         outcome = _run_mutation(git, args, lambda: _copy_command(git, args))
     else:
+        # Rollback reads no rules: undoing a bad promotion must work in every environment, even
+        # while promotion.yaml is being fixed.
         layout.check_environment(root, args.env)
         layout.check_service(root, args.service)
         outcome = _run_mutation(git, args, lambda: _rollback_command(git, args))

@@ -38,17 +38,23 @@ class Change:
     def old_ref(self) -> str:
         if self.old.repository == "" and self.old.tag == "":
             return "none"
-        return display(image_ref(self.old.repository, self.old.tag) if self.old.tag else self.old.repository)
+        if not self.old.tag:
+            return display(self.old.repository)
+        return display(image_ref(self.old.repository, self.old.tag, self.old.digest))
 
     @property
     def new_ref(self) -> str:
-        return image_ref(self.new.repository, self.new.tag)
+        return image_ref(self.new.repository, self.new.tag, self.new.digest)
 
     def short(self) -> str:
-        """`<old> -> <new>` with tags only, or whole references when the repository changes."""
+        """`<old> -> <new>` with tags (and digests) only, or whole references when the repository changes."""
         if self.old.repository == self.new.repository:
-            return f"{display(self.old.tag)} -> {self.new.tag}"
+            return f"{display(_tag_text(self.old))} -> {_tag_text(self.new)}"
         return f"{self.old_ref} -> {self.new_ref}"
+
+
+def _tag_text(image: Image) -> str:
+    return f"{image.tag}@{image.digest}" if image.digest else image.tag
 
 
 def promotion_trailer(kind: str, change: Change, reverts: Optional[str] = None) -> str:
@@ -214,13 +220,13 @@ def format_table(history: list[Entry]) -> str:
 
 
 def _split_ref(ref: str) -> tuple[str, str]:
-    if "@" in ref:
-        repo, _, digest = ref.partition("@")
-        return repo, digest
-    repo, sep, tag = ref.rpartition(":")
+    """(repository, what follows it): `tag`, `tag@sha256:...` or, for a reference by digest alone,
+    `sha256:...`."""
+    name, at, digest = ref.partition("@")
+    repo, sep, tag = name.rpartition(":")
     if not sep or "/" in tag:
-        return ref, ""
-    return repo, tag
+        return (name, digest) if at else (ref, "")
+    return repo, f"{tag}@{digest}" if at else tag
 
 
 def _change_text(from_ref: str, to_ref: str) -> str:

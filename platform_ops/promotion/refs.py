@@ -14,6 +14,7 @@ from .errors import Refusal
 # newline cannot slip through.
 _TAG = re.compile(r"[0-9a-f]{7,40}|sha256:[0-9a-f]{64}")
 _COMMIT = re.compile(r"[0-9a-f]{7,40}")
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 # The name part of the distribution reference grammar (github.com/distribution/reference),
 # restricted to lowercase, and required to start with a registry host so that no image is
@@ -32,6 +33,7 @@ REPOSITORY_HELP = (
     "(lowercase registry host and path, without tag or digest)"
 )
 COMMIT_HELP = "expected a 7-40 character lowercase hex commit SHA"
+DIGEST_HELP = "expected sha256:<64 lowercase hex>, the digest the image build reports"
 
 
 def is_valid_tag(tag: str) -> bool:
@@ -42,6 +44,16 @@ def check_tag(tag: str) -> str:
     if not is_valid_tag(tag):
         raise Refusal(f"invalid tag {tag!r}: {TAG_HELP}")
     return tag
+
+
+def is_valid_digest(digest: str) -> bool:
+    return _DIGEST.fullmatch(digest) is not None
+
+
+def check_digest(digest: str) -> str:
+    if not is_valid_digest(digest):
+        raise Refusal(f"invalid digest {digest!r}: {DIGEST_HELP}")
+    return digest
 
 
 def is_valid_repository(repository: str) -> bool:
@@ -72,9 +84,12 @@ def check_source_commit(sha: str) -> str:
     return sha
 
 
-def image_ref(repository: str, tag: str) -> str:
-    """The reference Kubernetes pulls: a digest is joined with '@', a tag with ':'."""
-    return f"{repository}@{tag}" if tag.startswith("sha256:") else f"{repository}:{tag}"
+def image_ref(repository: str, tag: str, digest: str = "") -> str:
+    """The reference Kubernetes pulls: a digest tag is joined with '@', a commit tag with ':', and
+    the digest of a commit tag's image follows it, pinning it: repository:tag@sha256:..."""
+    if tag.startswith("sha256:"):
+        return f"{repository}@{tag}"
+    return f"{repository}:{tag}@{digest}" if digest else f"{repository}:{tag}"
 
 
 _TOKEN = re.compile(r"[A-Za-z0-9._:@/+-]+")

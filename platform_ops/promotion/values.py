@@ -1,10 +1,11 @@
-"""Reading and rewriting image.repository / image.tag in a values file, byte for byte.
+"""Reading and rewriting image.repository / image.tag / image.digest in a values file, byte for byte.
 
 A YAML round trip would drop comments, reorder keys and requote scalars, and a regex over the
 whole file would also hit a sidecar's `tag:`. So this locates the top-level `image:` block by
-indentation, finds exactly its `repository:` and `tag:` lines, and replaces only the scalar token
-on those lines. Anything it cannot read with certainty (flow mappings, anchors, block scalars,
-multi-line values, duplicate keys) is refused rather than guessed at.
+indentation, finds exactly its `repository:`, `tag:` and (optional) `digest:` lines, and replaces
+only the scalar token on those lines; a digest line is added right after the tag line, or removed.
+Anything it cannot read with certainty (flow mappings, anchors, block scalars, multi-line values,
+duplicate keys) is refused rather than guessed at.
 """
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ class Scalar:
 class Image:
     repository: str
     tag: str
+    digest: str = ""  # sha256:<hex> of the tag's image when CI gave it, pinning exactly that image
 
 
 def _split_lines(text: str) -> list[str]:
@@ -96,7 +98,7 @@ class ValuesFile:
         self.label = label or str(path)
         self.text = text
         self.lines = _split_lines(text)
-        self._repository, self._tag = self._locate()
+        self._repository, self._tag, self._digest = self._locate()
 
     @classmethod
     def load(cls, path: Path, label: Optional[str] = None) -> "ValuesFile":
@@ -113,7 +115,7 @@ class ValuesFile:
         where = f"{self.label}:{line + 1}" if line is not None else self.label
         return Refusal(f"{where}: {what}")
 
-    def _locate(self) -> tuple[Scalar, Scalar]:
+    def _locate(self) -> tuple[Scalar, Scalar, Optional[Scalar]]:
         image_line = None
         for index, line in enumerate(self.lines):
             body, _ = _body(line)
@@ -158,7 +160,7 @@ class ValuesFile:
                 raise self._refuse(index, "unexpected content in the image block")
             key = _unquote_key(key_match.group("key"))
             previous_key = key
-            if key not in ("repository", "tag"):
+            if key not in ("repository", "tag", "digest"):
                 continue
             if key in found:
                 raise self._refuse(index, f"duplicate image.{key}")
@@ -168,9 +170,10 @@ class ValuesFile:
         for key in ("repository", "tag"):
             if key not in found:
                 raise self._refuse(image_line, f"no image.{key} in the top-level image mapping")
+        for key in found:
             if key in nested:
                 raise self._refuse(found[key].line, f"image.{key} must be a single-line scalar")
-        return found["repository"], found["tag"]
+        return found["repository"], found["tag"], found.get("digest")
 
     def _scalar(self, index: int, body: str, after_colon: int, key: str) -> Scalar:
         start = after_colon
@@ -206,7 +209,7 @@ class ValuesFile:
 
     @property
     def image(self) -> Image:
-        return Image(self._repository.value, self._tag.value)
+        return Image(self._repository.value, self._tag.value, self._digest.value if self._digest else "")
 
     def _replace(self, lines: list[str], scalar: Scalar, token: str) -> None:
         body, ending = _body(lines[scalar.line])
@@ -214,11 +217,13 @@ class ValuesFile:
             token = " " + token
         lines[scalar.line] = body[: scalar.start] + token + body[scalar.end:] + ending
 
-    def render(self, tag: str, repository: Optional[str] = None) -> str:
-        """The file's text with image.tag (and image.repository when given) replaced.
+    def render(self, tag: str, repository: Optional[str] = None, digest: str = "") -> str:
+        """The file's text with image.tag (and image.repository when given) replaced, and
+        image.digest set to `digest`: added after the tag line, replaced, or removed when empty
+        (a digest left beside a new tag would still pin the old image).
 
-        A written tag is always double-quoted: unquoted, 1234567 is an int and 6063e25 a float.
-        The repository keeps the quoting it had.
+        A written tag or digest is always double-quoted: unquoted, 1234567 is an int and 6063e25 a
+        float. The repository keeps the quoting it had.
         """
         lines = list(self.lines)
         # A plain scalar is requoted even when its text matches: as YAML it may be a number.
@@ -232,4 +237,20 @@ class ValuesFile:
             else:
                 token = repository
             self._replace(lines, self._repository, token)
+        if digest and self._digest is None:
+            lines.insert(self._tag.line + 1, self._digest_line(lines, digest))
+        elif digest and (digest != self._digest.value or self._digest.style in ("plain", "empty")):
+            self._replace(lines, self._digest, f'"{digest}"')
+        elif not digest and self._digest is not None:
+            del lines[self._digest.line]
         return "".join(lines)
+
+    def _digest_line(self, lines: list[str], digest: str) -> str:
+        """`digest: "<digest>"` indented like the tag line. When the tag line is the last one and
+        has no line ending, it gets the file's and the new last line goes without, as before."""
+        body, ending = _body(lines[self._tag.line])
+        indent = body[: len(body) - len(body.lstrip(" "))]
+        if ending:
+            return f'{indent}digest: "{digest}"{ending}'
+        lines[self._tag.line] = body + next((_body(line)[1] for line in lines if _body(line)[1]), "\n")
+        return f'{indent}digest: "{digest}"'

@@ -451,6 +451,13 @@ def test_image_tag_check_reports_an_image_not_at_the_promoted_tag(chart_manifest
         "Deployment/core-go: container core-go image 'ghcr.io/zainasr/core-go:latest' does not end in :1df3b1f"]
 
 
+def test_image_tag_check_reports_an_image_not_pinned_by_the_promoted_digest(chart_manifests):
+    digest = "sha256:" + "cd" * 32
+    assert checks.check_image_tag(chart_manifests("dev", "core-go"), "1df3b1f", digest) == [
+        "Deployment/core-go: container core-go image 'ghcr.io/zainasr/core-go:1df3b1f' does not end in "
+        f":1df3b1f@{digest}"]
+
+
 def test_gitops_check_reports_an_empty_map(chart_manifests, find):
     manifests = chart_manifests("dev", "worker-python")
     pod(manifests, find)["volumes"][0]["emptyDir"] = {}

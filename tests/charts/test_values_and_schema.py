@@ -176,3 +176,26 @@ def test_digest_renders_the_image_by_digest(renderer, sources, find):
     assert container["image"] == f"ghcr.io/zainasr/core-go@{digest}"
     assert checks.check_image_tag(manifests, digest) == []
     assert checks.check_kubernetes_schema(manifests) == []
+
+
+def test_digest_beside_a_tag_pins_the_image_as_repository_tag_at_digest(renderer, sources, find):
+    source = sources("dev")["core-go"]
+    digest = "sha256:" + "cd" * 32
+    manifests = renderer.render(source, ["--set-string", "image.tag=6063e25", "--set-string", f"image.digest={digest}"])
+    container = find(manifests, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == f"ghcr.io/zainasr/core-go:6063e25@{digest}"
+    assert checks.check_image_tag(manifests, "6063e25", digest) == []
+    assert checks.check_kubernetes_schema(manifests) == []
+
+
+def test_schema_rejects_a_digest_that_is_not_sha256_hex(renderer, dev_source):
+    assert schema_failure(renderer, dev_source, ["--set-string", "image.digest=sha256:abc"]) == [
+        "- at '/image/digest': 'sha256:abc' does not match pattern '^sha256:[0-9a-f]{64}$'"]
+
+
+def test_a_digest_beside_a_digest_tag_is_refused(renderer, sources):
+    digest = "sha256:" + "cd" * 32
+    with pytest.raises(ChartRenderError) as err:
+        renderer.render_text(sources("dev")["core-go"], ["--set-string", f"image.tag={digest}",
+                                                         "--set-string", f"image.digest={digest}"])
+    assert "image.digest is set but image.tag is already a digest: keep one of them" in str(err.value)

@@ -3,12 +3,17 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import yaml
 
-from testbed.promotion_repo import Clone, install_competitor_hook, remote_history, snapshot
+from testbed.promotion_repo import PROJECT_RULES, Clone, install_competitor_hook, remote_history, snapshot
 
 APP_SHA_1 = "1111111111111111111111111111111111111111"
 APP_SHA_2 = "2222222222222222222222222222222222222222"
+
+
+# dev from CI, staging from dev, prod from staging.
+project_rules = pytest.mark.parametrize("rules", [PROJECT_RULES], ids=["project-rules"])
 
 
 def image(clone: Clone, service: str, env: str) -> dict:
@@ -25,6 +30,7 @@ def history(clone: Clone, *args: str) -> list[dict]:
     return json.loads(promote_ok(clone, "history", "--json", *args))
 
 
+@project_rules
 def test_copy_dev_to_staging_to_prod_round_trip(clone, tmp_path):
     promote_ok(clone, "set", "--env", "dev", "--service", "api-node", "--tag", "aaaaaaa",
                "--source-commit", APP_SHA_1)
@@ -65,6 +71,7 @@ def test_copy_dev_to_staging_to_prod_round_trip(clone, tmp_path):
     assert clone.status() == ""
 
 
+@project_rules
 def test_copy_when_already_equal_is_a_no_op(clone):
     promote_ok(clone, "copy", "--from", "dev", "--to", "staging")
     before = snapshot(clone)
@@ -75,18 +82,23 @@ def test_copy_when_already_equal_is_a_no_op(clone):
     assert snapshot(clone) == before
 
 
+@project_rules
 def test_copy_of_one_service(clone):
     promote_ok(clone, "set", "--env", "dev", "--service", "core-go", "--tag", "ccccccc")
     promote_ok(clone, "set", "--env", "dev", "--service", "api-node", "--tag", "aaaaaaa")
 
-    promote_ok(clone, "copy", "--from", "dev", "--to", "prod", "--service", "core-go")
+    promote_ok(clone, "copy", "--from", "dev", "--to", "staging", "--service", "core-go")
 
-    assert image(clone, "core-go", "prod")["tag"] == "ccccccc"
-    assert image(clone, "api-node", "prod")["tag"] == "0a1b2c3"
+    assert image(clone, "core-go", "staging")["tag"] == "ccccccc"
+    assert image(clone, "api-node", "staging")["tag"] == "1df3b1f"
 
 
+@project_rules
 def test_copy_is_refused_when_the_target_charts_fail_their_check(clone):
-    promote_ok(clone, "set", "--env", "dev", "--service", "api-node", "--tag", "badbad0")
+    # By hand: `set` runs the same check and would refuse the quarantined tag in dev.
+    path = "charts/api-node/values-dev.yaml"
+    clone.write(path, clone.read(path).replace(b'tag: "1df3b1f"', b'tag: "badbad0"'))
+    clone.git("commit", "--quiet", "-am", "quarantined tag in dev")
     before = snapshot(clone)
 
     result = clone.promote("copy", "--from", "dev", "--to", "staging")
@@ -100,6 +112,7 @@ def test_copy_is_refused_when_the_target_charts_fail_their_check(clone):
     assert clone.status() == ""
 
 
+@project_rules
 def test_copy_refusals(clone):
     clone.write("charts/worker-python/values-dev.yaml",
                 clone.read("charts/worker-python/values-dev.yaml").replace(b"'1df3b1f'", b"latest"))
@@ -109,9 +122,9 @@ def test_copy_refusals(clone):
     cases = [
         (["--from", "dev", "--to", "dev"], "--from and --to name the same environment"),
         (["--from", "dev", "--to", "qa"], "unknown environment 'qa' (known: dev, prod, staging)"),
-        (["--from", "dev", "--to", "prod", "--service", "billing"],
+        (["--from", "dev", "--to", "staging", "--service", "billing"],
          "unknown service 'billing' (known: api-node, core-go, worker-python)"),
-        (["--from", "dev", "--to", "prod"],
+        (["--from", "dev", "--to", "staging"],
          "charts/worker-python/values-dev.yaml: image.tag 'latest' cannot be promoted: expected a 7-40 "
          "character lowercase hex commit SHA or a sha256:<64 hex> digest"),
     ]
@@ -121,10 +134,11 @@ def test_copy_refusals(clone):
         assert snapshot(clone) == before
 
 
+@project_rules
 def test_copy_without_a_check_script_is_refused(clone):
+    promote_ok(clone, "set", "--env", "dev", "--service", "api-node", "--tag", "aaaaaaa")
     clone.git("rm", "--quiet", "scripts/check_charts.py")
     clone.git("commit", "--quiet", "-m", "no check")
-    promote_ok(clone, "set", "--env", "dev", "--service", "api-node", "--tag", "aaaaaaa")
     before = snapshot(clone)
 
     result = clone.promote("copy", "--from", "dev", "--to", "staging")
@@ -134,6 +148,7 @@ def test_copy_without_a_check_script_is_refused(clone):
     assert snapshot(clone) == before
 
 
+@project_rules
 def test_copy_push_lands(remote, clone):
     promote_ok(clone, "set", "--env", "dev", "--service", "api-node", "--tag", "aaaaaaa", "--push")
 
@@ -177,12 +192,14 @@ def test_rollback_walks_back_promotion_by_promotion(clone):
         ("rollback", "1df3b1f"), ("rollback", "aaaaaaa"), ("set", "bbbbbbb"), ("set", "aaaaaaa")]
 
 
+@project_rules
 def test_rollback_of_a_copy_reverts_only_that_service(clone):
     promote_ok(clone, "set", "--env", "dev", "--service", "api-node", "--tag", "aaaaaaa")
     promote_ok(clone, "set", "--env", "dev", "--service", "core-go", "--tag", "bbbbbbb")
     promote_ok(clone, "copy", "--from", "dev", "--to", "staging")
     # A later promotion of api-node in staging must not block rolling back core-go.
-    promote_ok(clone, "set", "--env", "staging", "--service", "api-node", "--tag", "ddddddd")
+    promote_ok(clone, "set", "--env", "dev", "--service", "api-node", "--tag", "ddddddd")
+    promote_ok(clone, "copy", "--from", "dev", "--to", "staging", "--service", "api-node")
 
     promote_ok(clone, "rollback", "--env", "staging", "--service", "core-go")
 
@@ -273,3 +290,38 @@ def test_history_filters_and_table(clone):
     assert [e["env"] for e in history(clone, "--limit", "1")] == ["prod"]
     result = clone.promote("history", "--limit", "0")
     assert (result.returncode, result.stderr) == (2, "error: --limit must be at least 1\n")
+
+
+DIGEST = "sha256:" + "0123456789abcdef" * 4
+
+
+@project_rules
+def test_copy_carries_the_digest_with_the_tag(clone):
+    promote_ok(clone, "set", "--env", "dev", "--service", "api-node", "--tag", "aaaaaaa", "--digest", DIGEST)
+
+    promote_ok(clone, "copy", "--from", "dev", "--to", "staging", "--service", "api-node")
+
+    assert image(clone, "api-node", "staging") == image(clone, "api-node", "dev") == {
+        "repository": "ghcr.io/zainasr/api-node", "tag": "aaaaaaa", "digest": DIGEST, "pullPolicy": "IfNotPresent"}
+    [entry] = history(clone, "--env", "staging")
+    assert entry["to"] == f"ghcr.io/zainasr/api-node:aaaaaaa@{DIGEST}"
+
+
+def test_rollback_restores_the_tag_and_the_digest(clone):
+    path = "charts/api-node/values-dev.yaml"
+    promote_ok(clone, "set", "--env", "dev", "--service", "api-node", "--tag", "aaaaaaa", "--digest", DIGEST)
+    pinned = clone.read(path)
+    promote_ok(clone, "set", "--env", "dev", "--service", "api-node", "--tag", "bbbbbbb")
+
+    out = promote_ok(clone, "rollback", "--env", "dev", "--service", "api-node")
+
+    assert out.startswith(f"rolled back dev api-node bbbbbbb -> aaaaaaa@{DIGEST} ")
+    assert clone.read(path) == pinned
+
+
+def test_history_shows_the_digest_beside_the_tag(clone):
+    promote_ok(clone, "set", "--env", "dev", "--service", "api-node", "--tag", "aaaaaaa", "--digest", DIGEST)
+
+    table = promote_ok(clone, "history", "--env", "dev").splitlines()
+
+    assert table[1].split()[4:7] == ["1df3b1f", "->", f"aaaaaaa@{DIGEST}"]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
-from testbed.promotion_repo import Clone, git
+import pytest
+
+from testbed.promotion_repo import PROJECT_RULES, Clone, git
 
 APP_SHA_1 = "1111111111111111111111111111111111111111"
 APP_SHA_2 = "2222222222222222222222222222222222222222"
@@ -67,6 +69,7 @@ def test_history_json_of_a_git_revert_names_the_promotion_it_reverts_and_the_sou
     }]
 
 
+@pytest.mark.parametrize("rules", [PROJECT_RULES], ids=["project-rules"])
 def test_git_revert_of_a_copy_rolls_back_every_service_that_copy_promoted(clone):
     promote_ok(clone, "set", "--env", "dev", "--service", "api-node", "--tag", "aaaaaaa")
     promote_ok(clone, "set", "--env", "dev", "--service", "core-go", "--tag", "bbbbbbb")

@@ -71,9 +71,10 @@ def test_copy_is_refused_when_a_container_port_is_not_the_port_the_app_listens_o
     text = clone.read(helpers).decode()
     broken = text.replace("containerPort: {{ .Values.port }}", "containerPort: {{ add .Values.port 1 }}")
     assert broken != text
+    # Promoted to dev before the chart breaks: `set` runs the same check and would refuse it after.
+    assert clone.promote("set", "--env", "dev", "--service", "api-node", "--tag", "6063e25", env=env).returncode == 0
     clone.write(helpers, broken.encode())
     clone.git("commit", "--quiet", "-am", "declare the wrong container port")
-    assert clone.promote("set", "--env", "dev", "--service", "api-node", "--tag", "6063e25", env=env).returncode == 0
     head = clone.head()
 
     result = clone.promote("copy", "--from", "dev", "--to", "staging", "--service", "api-node", env=env)
@@ -84,3 +85,17 @@ def test_copy_is_refused_when_a_container_port_is_not_the_port_the_app_listens_o
         "  - charts/api-node: Deployment/api-node: container api-node: listens on PORT=3000 but declares port http "
         "as containerPort 3001\n"))
     assert (clone.head(), clone.status()) == (head, "")
+
+
+def test_set_with_a_digest_passes_the_real_check_which_wants_the_image_at_tag_and_digest(project):
+    # The check compares each rendered image with the values' tag and digest: it passes only when
+    # the chart pulls ghcr.io/zainasr/api-node:6063e25@<digest>.
+    clone, env = project
+    digest = "sha256:" + "0123456789abcdef" * 4
+
+    result = clone.promote("set", "--env", "dev", "--service", "api-node", "--tag", "6063e25", "--digest", digest,
+                           env=env)
+
+    assert result.returncode == 0, result.stderr
+    image = yaml.safe_load(clone.read("charts/api-node/values-dev.yaml"))["image"]
+    assert (image["tag"], image["digest"]) == ("6063e25", digest)

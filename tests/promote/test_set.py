@@ -156,6 +156,8 @@ def test_missing_values_file_is_refused(clone):
 
 def test_new_stack_and_chart_are_discovered_without_code_changes(clone):
     clone.write("Pulumi.qa.yaml", b"config: {}\n")
+    # A new stack is data in promotion.yaml too: it says where qa's images come from.
+    clone.write("promotion.yaml", clone.read("promotion.yaml") + b"  qa:\n    from: ci\n")
     (clone.path / "charts" / "billing").mkdir()
     clone.write("charts/billing/Chart.yaml", b"apiVersion: v2\nname: billing\nversion: 0.1.0\n")
     clone.write("charts/billing/values-qa.yaml", b"image:\n  repository: ghcr.io/zainasr/billing\n  tag: \"0000000\"\n")
@@ -224,3 +226,74 @@ def test_a_short_repository_in_the_file_must_be_replaced(clone):
     result = clone.promote("set", "--env", "prod", "--service", "api-node", "--tag", "1234567",
                            "--repository", "ghcr.io/zainasr/api-node")
     assert result.returncode == 0, result.stderr
+
+
+OTHER_DIGEST = "sha256:" + "f" * 64
+
+
+def test_set_with_a_digest_writes_it_beside_the_tag_and_names_the_pinned_image(clone):
+    path = "charts/api-node/values-dev.yaml"
+    before = clone.read(path)
+
+    result = clone.promote("set", "--env", "dev", "--service", "api-node", "--tag", "6063e25", "--digest", DIGEST)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"promoted dev api-node 1df3b1f -> 6063e25@{DIGEST} (commit {clone.head()[:12]})\n"
+    assert clone.read(path) == before.replace(b'  tag: "1df3b1f"\n', f'  tag: "6063e25"\n  digest: "{DIGEST}"\n'.encode())
+    assert trailers(clone) == [
+        "Promotion: kind=set env=dev service=api-node from=ghcr.io/zainasr/api-node:1df3b1f "
+        f"to=ghcr.io/zainasr/api-node:6063e25@{DIGEST}",
+        f"Promoted-Image: ghcr.io/zainasr/api-node:6063e25@{DIGEST}",
+    ]
+
+
+def test_a_new_tag_without_a_digest_removes_the_digest_of_the_old_image(clone):
+    path = "charts/api-node/values-dev.yaml"
+    before = clone.read(path)
+    assert clone.promote("set", "--env", "dev", "--service", "api-node", "--tag", "6063e25",
+                         "--digest", DIGEST).returncode == 0
+
+    result = clone.promote("set", "--env", "dev", "--service", "api-node", "--tag", "1234567")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"promoted dev api-node 6063e25@{DIGEST} -> 1234567 ")
+    assert clone.read(path) == before.replace(b'tag: "1df3b1f"', b'tag: "1234567"', 1)
+
+
+def test_the_same_tag_without_a_digest_keeps_the_digest_recorded_for_it(clone):
+    assert clone.promote("set", "--env", "dev", "--service", "api-node", "--tag", "6063e25",
+                         "--digest", DIGEST).returncode == 0
+    before = snapshot(clone)
+
+    result = clone.promote("set", "--env", "dev", "--service", "api-node", "--tag", "6063e25")
+
+    assert (result.returncode, result.stdout) == (
+        0, f"dev api-node is already at ghcr.io/zainasr/api-node:6063e25@{DIGEST}; nothing to commit\n")
+    assert snapshot(clone) == before
+
+
+def test_a_new_digest_for_the_same_tag_replaces_the_old_one(clone):
+    assert clone.promote("set", "--env", "dev", "--service", "api-node", "--tag", "6063e25",
+                         "--digest", DIGEST).returncode == 0
+
+    result = clone.promote("set", "--env", "dev", "--service", "api-node", "--tag", "6063e25",
+                           "--digest", OTHER_DIGEST)
+
+    assert result.returncode == 0, result.stderr
+    assert yaml.safe_load(clone.read("charts/api-node/values-dev.yaml"))["image"]["digest"] == OTHER_DIGEST
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--tag", "6063e25", "--digest", "sha256:abc"],
+     "invalid digest 'sha256:abc': expected sha256:<64 lowercase hex>, the digest the image build reports"),
+    (["--tag", "6063e25", "--digest", DIGEST.upper()],
+     f"invalid digest '{DIGEST.upper()}': expected sha256:<64 lowercase hex>, the digest the image build reports"),
+    (["--tag", DIGEST, "--digest", DIGEST], "--digest pins the image of a commit-SHA tag; --tag is already a digest"),
+])
+def test_a_bad_digest_is_refused(clone, args, message):
+    before = snapshot(clone)
+
+    result = clone.promote("set", "--env", "dev", "--service", "api-node", *args)
+
+    assert (result.returncode, result.stdout, result.stderr) == (2, "", f"error: {message}\n")
+    assert snapshot(clone) == before

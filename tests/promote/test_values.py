@@ -164,3 +164,53 @@ def test_missing_and_non_utf8_files_are_refused(tmp_path):
     with pytest.raises(Refusal) as error:
         ValuesFile.load(tmp_path / "latin1.yaml", label="latin1.yaml")
     assert str(error.value) == "latin1.yaml is not UTF-8 text"
+
+
+DIGEST = "sha256:" + "0123456789abcdef" * 4
+OTHER_DIGEST = "sha256:" + "f" * 64
+
+
+def test_a_digest_is_added_right_after_the_tag_line_with_its_indentation():
+    before = values_text("api-node", "dev", tag="1df3b1f")
+
+    after = load(before).render("6063e25", digest=DIGEST)
+
+    assert after == before.replace('  tag: "1df3b1f"\n', f'  tag: "6063e25"\n  digest: "{DIGEST}"\n', 1)
+    assert load(after).image == Image("ghcr.io/zainasr/api-node", "6063e25", DIGEST)
+
+
+def test_a_digest_line_keeps_the_file_line_endings_and_indent():
+    before = values_text("worker-python", "prod", tag="0a1b2c3")
+
+    after = load(before).render("1234567", digest=DIGEST)
+
+    assert after == before.replace("    tag: '0a1b2c3'\r\n", f'    tag: "1234567"\r\n    digest: "{DIGEST}"\r\n')
+
+
+def test_a_digest_added_to_a_file_without_trailing_newline_leaves_it_without_one():
+    text = "image:\n  repository: ghcr.io/a/b\n  tag: \"0000000\""
+    assert load(text).render("1234567", digest=DIGEST) == (
+        f"image:\n  repository: ghcr.io/a/b\n  tag: \"1234567\"\n  digest: \"{DIGEST}\"")
+
+
+def test_a_digest_is_replaced_in_place_and_keeps_its_comment():
+    text = f"image:\n  digest: {DIGEST}  # pinned\n  repository: ghcr.io/a/b\n  tag: \"1234567\"\n"
+    assert load(text).render("1234567", digest=OTHER_DIGEST) == (
+        f"image:\n  digest: \"{OTHER_DIGEST}\"  # pinned\n  repository: ghcr.io/a/b\n  tag: \"1234567\"\n")
+
+
+def test_no_digest_removes_the_digest_line():
+    text = f"image:\n  repository: ghcr.io/a/b\n  tag: \"1234567\"\n  digest: \"{DIGEST}\"\nport: 1\n"
+    assert load(text).render("7654321") == "image:\n  repository: ghcr.io/a/b\n  tag: \"7654321\"\nport: 1\n"
+
+
+@pytest.mark.parametrize("text, message", [
+    (f"image:\n  repository: ghcr.io/a/b\n  tag: \"1\"\n  digest: \"{DIGEST}\"\n  digest: \"{DIGEST}\"\n",
+     "values-dev.yaml:5: duplicate image.digest"),
+    ("image:\n  repository: ghcr.io/a/b\n  tag: \"1\"\n  digest:\n    value: x\n",
+     "values-dev.yaml:4: image.digest must be a single-line scalar"),
+])
+def test_a_digest_that_cannot_be_rewritten_safely_is_refused(text, message):
+    with pytest.raises(Refusal) as error:
+        load(text)
+    assert str(error.value) == message

@@ -85,12 +85,20 @@ The image tag as a label value: a digest's ":" is not allowed in labels and it i
 {{- end -}}
 
 {{/*
-Image reference: repository:tag for a commit SHA, repository@sha256:... for a digest.
+Image reference: repository:tag for a commit SHA, repository@sha256:... for a digest, and
+repository:tag@sha256:... when promotion wrote the digest of the tag's image beside it: the tag
+names the build, the digest makes the kubelet pull exactly the bytes CI built and tested.
 */}}
 {{- define "platform-lib.image" -}}
 {{- $tag := required "image.tag is required: set it in values-<env>.yaml" .Values.image.tag | toString -}}
+{{- $digest := .Values.image.digest | default "" | toString -}}
 {{- if hasPrefix "sha256:" $tag -}}
+{{- if $digest -}}
+{{- fail "image.digest is set but image.tag is already a digest: keep one of them" -}}
+{{- end -}}
 {{- printf "%s@%s" .Values.image.repository $tag -}}
+{{- else if $digest -}}
+{{- printf "%s:%s@%s" .Values.image.repository $tag $digest -}}
 {{- else -}}
 {{- printf "%s:%s" .Values.image.repository $tag -}}
 {{- end -}}
