@@ -123,7 +123,7 @@ class PreviewEngine:
         except PulumiError as error:
             return str(error).splitlines()[0]
         if result.returncode != 0:
-            return first_error(result.stdout + "\n" + result.stderr)
+            return first_error(result.stdout, result.stderr)
         self.project = project
         return None
 
@@ -142,40 +142,57 @@ class PreviewEngine:
         except PulumiError as error:
             return None, str(error).splitlines()[0]
         if result.returncode != 0:
-            return None, first_error(result.stdout or result.stderr)
+            return None, first_error(result.stdout, result.stderr)
         try:
             return read_preview(result.stdout), None
         except PreviewOutputError as error:
             return None, str(error)
 
 
+class Base:
+    """The base brought up on an engine's control plane once, and rendered offline; preview()
+    compares a head with it, as many heads in turn as wanted (a preview changes nothing)."""
+
+    def __init__(self, engine: PreviewEngine, tree: Path, name: str, workdir: Path):
+        self.engine, self.tree, self.name, self.workdir = engine, tree, name, workdir
+        self.stack = engine.stack
+        self.config: Optional[dict] = None
+        self.error: Optional[str] = None
+        self._previews = 0
+        # The offline renders need no cluster: they run while the engine does.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            render = pool.submit(render_tree, tree, self.stack, workdir / "render-base")
+            try:
+                self.config = read_stack_file(self.stack, tree)
+            except SideError as error:
+                self.error = str(error)
+            else:
+                self.error = engine.up_base(tree, self.config, plan_secrets(self.config, None).base)
+            self.render = render.result()
+
+    def preview(self, head_tree: Path, head_name: str) -> PreviewOutcome:
+        """What `pulumi up` of the head would change from the base, and the charts' diff."""
+        self._previews += 1
+        head_config, head_error, changes = None, None, None
+        try:
+            head_config = read_stack_file(self.stack, head_tree)
+        except SideError as error:
+            head_error = str(error)
+        secrets = plan_secrets(self.config, head_config)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            render = pool.submit(render_tree, head_tree, self.stack, self.workdir / f"render-head-{self._previews}")
+            if head_config is not None:
+                changes, head_error = self.engine.preview_head(head_tree, head_config, secrets.head)
+            head_render = render.result()
+        return PreviewOutcome(self.stack, self.name, head_name, self.render, head_render, secrets.changed, changes,
+                              self.error, head_error, kind_cluster=head_config is not None and uses_kind(head_config))
+
+
 def preview_diff(stack: str, base_tree: Path, head_tree: Path, base_name: str, head_name: str,
                  testbed: Path, workdir: Path) -> PreviewOutcome:
     """The preview of `stack` from the checkout in base_tree to the one in head_tree."""
-    base_config = head_config = None
-    base_error = head_error = None
-    try:
-        base_config = read_stack_file(stack, base_tree)
-    except SideError as error:
-        base_error = str(error)
-    try:
-        head_config = read_stack_file(stack, head_tree)
-    except SideError as error:
-        head_error = str(error)
-    secrets = plan_secrets(base_config, head_config)
-    changes = None
-    # The offline renders need no cluster: they run while the engine does.
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        base_render = pool.submit(render_tree, base_tree, stack, workdir / "render-base")
-        head_render = pool.submit(render_tree, head_tree, stack, workdir / "render-head")
-        if head_config is not None:
-            with PreviewEngine(stack, testbed, workdir / "engine") as engine:
-                if base_config is not None:
-                    base_error = engine.up_base(base_tree, base_config, secrets.base)
-                changes, head_error = engine.preview_head(head_tree, head_config, secrets.head)
-        return PreviewOutcome(stack, base_name, head_name, base_render.result(), head_render.result(),
-                              secrets.changed, changes, base_error, head_error,
-                              kind_cluster=head_config is not None and uses_kind(head_config))
+    with PreviewEngine(stack, testbed, workdir / "engine") as engine:
+        return Base(engine, base_tree, base_name, workdir).preview(head_tree, head_name)
 
 
 def _git(*args: str, cwd: Path) -> subprocess.CompletedProcess:

@@ -159,34 +159,39 @@ def read_preview(text: str) -> PulumiChanges:
     return PulumiChanges(counts, tuple(resources))
 
 
-def first_error(output: str) -> str:
-    """The program's own error from the engine's output (JSON or text): its message, without
-    the engine's "an unhandled error occurred" line that follows every failing program."""
-    messages: list[str] = []
+def _error_messages(output: str) -> list[str]:
     try:
         document = json.loads(output)
     except json.JSONDecodeError:
         document = None
     if isinstance(document, dict):
-        messages = [d.get("message", "") for d in document.get("diagnostics") or [] if d.get("severity") == "error"]
-    else:
-        lines = output.splitlines()
-        for index, line in enumerate(lines):
-            stripped = line.strip()
-            if stripped.startswith("error: "):
-                indent = len(line) - len(line.lstrip())
-                # A message of several lines goes on, indented deeper than its "error:".
-                more = []
-                for follow in lines[index + 1:]:
-                    if follow.strip() and len(follow) - len(follow.lstrip()) > indent:
-                        more.append(follow.strip())
-                    else:
-                        break
-                messages.append("\n".join([stripped, *more]))
-    for message in messages:
-        text = message.strip()
-        text = text[len("error: "):] if text.startswith("error: ") else text
-        if text and not text.startswith("an unhandled error occurred"):
-            return text
-    tail = [line.strip() for line in output.splitlines() if line.strip()]
+        return [d.get("message", "") for d in document.get("diagnostics") or [] if d.get("severity") == "error"]
+    messages = []
+    lines = output.splitlines()
+    for index, line in enumerate(lines):
+        stripped = line.strip()
+        if stripped.startswith("error: "):
+            indent = len(line) - len(line.lstrip())
+            # A message of several lines goes on, indented deeper than its "error:".
+            more = []
+            for follow in lines[index + 1:]:
+                if follow.strip() and len(follow) - len(follow.lstrip()) > indent:
+                    more.append(follow.strip())
+                else:
+                    break
+            messages.append("\n".join([stripped, *more]))
+    return messages
+
+
+def first_error(*outputs: str) -> str:
+    """The program's own error from the engine's outputs (JSON or text, stdout then stderr): its
+    message, without the engine's "an unhandled error occurred" line that follows every failing
+    program; else the last line the engine printed."""
+    for output in outputs:
+        for message in _error_messages(output):
+            text = message.strip()
+            text = text[len("error: "):] if text.startswith("error: ") else text
+            if text and not text.startswith("an unhandled error occurred"):
+                return text
+    tail = [line.strip() for output in outputs for line in output.splitlines() if line.strip()]
     return tail[-1] if tail else "the engine failed and printed nothing"

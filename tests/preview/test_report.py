@@ -219,3 +219,12 @@ def test_a_secret_added_or_removed_is_changed_and_set_on_its_side_only():
     assert plan.base == {"platform-ops:argocdAdminPassword": BASE_PLACEHOLDER}
     assert plan.head == {"platform-ops:registryToken": CHANGED_PLACEHOLDER}
     assert plan.changed == ("platform-ops:argocdAdminPassword", "platform-ops:registryToken")
+
+
+def test_the_programs_error_is_looked_for_in_stderr_when_stdout_has_none():
+    assert first_error('{"steps": [], "diagnostics": []}', "error: could not load plugin kubernetes\n") == \
+        "could not load plugin kubernetes"
+
+
+def test_without_an_error_message_the_engines_last_line_stands():
+    assert first_error("", "panic: something\n\tgoroutine 1\n") == "goroutine 1"
