@@ -12,7 +12,6 @@ stdout. The control plane is always stopped and the run's folder removed.
 from __future__ import annotations
 
 import argparse
-import shutil
 import subprocess
 import sys
 import tempfile

@@ -102,7 +102,8 @@ def _result(outcome: PreviewOutcome) -> str:
         return f"**{NO_CHANGES}**"
     assert outcome.changes is not None
     changed = sum(count for op, count in outcome.changes.counts.items() if op != "same")
-    charts = sum(1 for line in outcome.chart_diff.splitlines() if line.startswith("+++ "))
+    base_charts, head_charts = outcome.base_render.charts, outcome.head_render.charts
+    charts = sum(1 for name in set(base_charts) | set(head_charts) if base_charts.get(name) != head_charts.get(name))
     parts = [f"{changed} resource{'s' * (changed != 1)} changed",
              f"{charts} chart{'s' * (charts != 1)} differ{'s' * (charts == 1)}"]
     if outcome.secrets_changed:
