@@ -58,7 +58,7 @@ PULUMI_BACKEND := $(or $(PULUMI_BACKEND_URL),file://$(PULUMI_STATE_DIR))
 # Pulumi asks before it changes anything, except where nobody can answer: CI, or no terminal on stdin.
 PULUMI_YES = $(if $(filter-out false 0,$(CI)),--yes,$(shell [ -t 0 ] || echo --yes))
 
-.PHONY: help venv tools testbed test test-offline test-cluster render diff-stacks up destroy bench clean
+.PHONY: help venv tools testbed test test-offline test-cluster render diff-stacks preview-diff up destroy bench clean
 
 help:
 	@printf '%-41s%s\n' \
@@ -71,6 +71,7 @@ help:
 	  'make test-cluster' 'the real-cluster tier alone' \
 	  'make render STACK=dev' 'offline render of STACK into build/render/STACK' \
 	  'make diff-stacks STACK=dev STACK2=prod' 'what differs between two stacks' \
+	  'make preview-diff STACK=dev BASE=main' 'what pulumi up would change from BASE (default: the merge base with main), on a throwaway cluster' \
 	  'make up STACK=dev' 'build the platform for STACK (dev: a local Kind cluster)' \
 	  'make destroy STACK=dev' 'pulumi destroy for STACK' \
 	  'make bench' 'print the benchmark figures' \
@@ -162,6 +163,12 @@ render: venv $(TOOLS)/.helm-$(HELM_VERSION)
 STACK2 ?= prod
 diff-stacks: venv $(TOOLS)/.helm-$(HELM_VERSION)
 	$(PY) scripts/render.py --diff $(STACK) $(STACK2)
+
+# The real Pulumi diff of the working tree against BASE on a throwaway control plane, with no secret
+# and no cluster of the user's (testbed/preview.py): build/preview/$(STACK).md.
+BASE ?=
+preview-diff: venv $(TOOLS)/.helm-$(HELM_VERSION) testbed
+	$(PY) scripts/preview_diff.py $(STACK) $(if $(BASE),--base $(BASE))
 
 # up and destroy check before they install anything: the tools, then .venv, then the stack's
 # cluster access (destroy too: `pulumi destroy` does not run the program, which checks it).

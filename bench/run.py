@@ -71,6 +71,7 @@ BENCHES = {
     "promote": bench_module("promote"),
     "prometheus": bench_module("prometheus_discovery"),
     "cluster": bench_module("cluster"),
+    "preview": bench_module("preview"),
     "tests": bench_test_tiers,
 }
 

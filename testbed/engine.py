@@ -70,23 +70,43 @@ class PulumiProject:
                 files: tuple[str, ...] = PROGRAM_FILES) -> "PulumiProject":
         """Copy the project, write the stack's settings with `overrides`, create
         the stack on a file backend of the run and set `secrets` as secrets."""
-        self.project.mkdir(parents=True, exist_ok=True)
-        for name in files:
-            path = self.source / name
-            if path.is_dir():
-                shutil.copytree(path, self.project / name, ignore=shutil.ignore_patterns("__pycache__", "*.tgz"))
-            else:
-                shutil.copy2(path, self.project / name)
         stack_file = self.source / f"Pulumi.{self.stack}.yaml"
         stack_config = (yaml.safe_load(stack_file.read_text()) or {}).get("config", {}) if stack_file.exists() \
             else {}
-        (self.project / f"Pulumi.{self.stack}.yaml").write_text(
-            yaml.safe_dump({"config": merge_settings(stack_config, overrides)}, sort_keys=False))
+        self.write_program(self.source, merge_settings(stack_config, overrides), files)
         (self.workdir / "state").mkdir(exist_ok=True)
         self.run("stack", "init")
-        for key, value in (secrets or {}).items():
-            self.run("config", "set", "--secret", f"{PROJECT}:{key}", value, secret_args=True)
+        self.set_secrets({f"{PROJECT}:{key}": value for key, value in (secrets or {}).items()})
         return self
+
+    def write_program(self, source: Path, config: dict, files: tuple[str, ...] = PROGRAM_FILES) -> None:
+        """Make the copy run `source`'s program with the stack settings `config`, in place of what
+        it ran before: the stack, its state and its encryption salt stay. A file `source` does
+        not have is left out (an older program did not need it). `secure:` values are left out:
+        they are encrypted with the stack's own passphrase, which the testbed does not have."""
+        self.project.mkdir(parents=True, exist_ok=True)
+        for name in files:
+            target = self.project / name
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
+            path = source / name
+            if path.is_dir():
+                shutil.copytree(path, target, ignore=shutil.ignore_patterns("__pycache__", "*.tgz"))
+            elif path.exists():
+                shutil.copy2(path, target)
+        stack_path = self.project / f"Pulumi.{self.stack}.yaml"
+        previous = (yaml.safe_load(stack_path.read_text()) or {}) if stack_path.exists() else {}
+        document = {key: value for key, value in previous.items() if key == "encryptionsalt"}
+        document["config"] = {key: value for key, value in config.items()
+                              if not (isinstance(value, dict) and set(value) == {"secure"})}
+        stack_path.write_text(yaml.safe_dump(document, sort_keys=False))
+
+    def set_secrets(self, secrets: dict[str, str]) -> None:
+        """Set each of `secrets` (full keys, such as platform-ops:registryToken) as a secret."""
+        for key, value in secrets.items():
+            self.run("config", "set", "--secret", key, value, secret_args=True)
 
     def env(self) -> dict[str, str]:
         home = self.workdir / "home"

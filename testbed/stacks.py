@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from platform_ops.config import stack_file_config
+from platform_ops.paths import REPO_ROOT
 
 # The contexts the staging and prod stacks name; both reach the tier's control plane.
 CONTEXTS = ["platform-staging", "platform-prod"]
@@ -13,11 +14,12 @@ REGISTRY_TOKEN = "ghp_testbedTokenNeverReal"
 SECRETS = {"staging": {"registryToken": REGISTRY_TOKEN, "argocdAdminPassword": ADMIN_PASSWORD}, "prod": {}}
 
 
-def local_sources(stack: str, testbed: Path, kubeconfig: Path) -> dict:
+def local_sources(stack: str, testbed: Path, kubeconfig: Path, repo_root: Path = REPO_ROOT) -> dict:
     """The only settings of the stack this machine changes: cluster access and
     upstream sources (the local mirrors, and the cluster's own ingress
-    controller, since F5's chart is not served here)."""
-    settings = stack_file_config(stack)
+    controller, since F5's chart is not served here). The versions come from
+    the stack file in `repo_root`."""
+    settings = stack_file_config(stack, repo_root)
     return {
         "cluster": {"kubeconfig": str(kubeconfig)},
         "ingress": {"controller": "external"},
