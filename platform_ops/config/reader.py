@@ -19,7 +19,8 @@ _SECTION_KEYS = {
                "reconciliationJitter"),
     "gitops": ("repoURL", "targetRevision", "namespace"),
     "registry": ("server", "username", "secretName"),
-    "prometheus": ("version", "retention", "scrapeInterval", "cpuRequest", "memoryRequest", "memoryLimit"),
+    "prometheus": ("version", "retention", "scrapeInterval", "cpuRequest", "memoryRequest", "memoryLimit",
+                   "apiServerCidrs"),
 }
 
 
