@@ -21,8 +21,8 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from platform_ops.config import PrometheusSettings
-from platform_ops.contract import (APPS_SCRAPE_JOB, DNS_LABEL, DURATION, OBSERVABILITY_NAMESPACE, PART_OF, POD_SECURITY_RESTRICTED_LABELS,
-                                    PROMETHEUS_CONFIG_MAP, PROMETHEUS_NAME, PROMETHEUS_PORT)
+from platform_ops.contract import (APPS_SCRAPE_JOB, DNS_LABEL, DURATION, METRICS_PORT_NAME, OBSERVABILITY_NAMESPACE, PART_OF,
+                                    POD_SECURITY_RESTRICTED_LABELS, PROMETHEUS_CONFIG_MAP, PROMETHEUS_NAME, PROMETHEUS_PORT)
 from platform_ops.paths import PROMETHEUS_RULES_DIR, REPO_ROOT
 
 COMPONENT_TYPE = "platform-ops:prometheus:Prometheus"
@@ -54,7 +54,6 @@ TSDB_SIZE_LIMIT = "2Gi"
 # The Kubernetes service discovery role: one target per EndpointSlice port, with the labels of the
 # Service, the EndpointSlice and the Pod behind each address.
 DISCOVERY = "endpointslice"
-METRICS_PORT_NAME = "metrics"
 
 # The one range of every rule in prometheus/rules/ (tests/prometheus/test_rules.py checks they use
 # no other): the scrape interval must give it enough samples.
@@ -169,8 +168,8 @@ def build_prometheus_config(settings: PrometheusSettings, namespaces: Sequence[s
                      "regex": PART_OF, "action": "keep"},
                     {"source_labels": [f"{meta}service_label_app_kubernetes_io_name"],
                      "regex": _alternation(apps), "action": "keep"},
-                    # One target per pod: the Service port named "metrics". The other ports of the
-                    # slice (api-node's and core-go's "http") reach the same process again.
+                    # One target per pod: the Service port named "metrics", the apps' own /metrics
+                    # port. Their other ports (api-node's and core-go's "http") serve no metrics.
                     {"source_labels": [f"{meta}endpointslice_port_name"],
                      "regex": METRICS_PORT_NAME, "action": "keep"},
                     # A Pending pod can already have an address in the slice (not ready) but serves
@@ -366,16 +365,21 @@ def pod_spec(settings: PrometheusSettings, checksum: str) -> dict:
 
 # --- component ----------------------------------------------------------------------------------
 
-# The API server is not a pod, so no selector reaches it: its HTTPS ports, anywhere.
+# The ports the API server listens on: 6443 (kubeadm, Kind), 443 (most managed clusters). A policy
+# sees the connection after the kubernetes Service's address is translated to an endpoint, so these
+# are the endpoints' ports, and the addresses are the endpoints' too (api_server_cidrs).
 API_SERVER_PORTS = (443, 6443)
-# The apps' container ports that serve /metrics: "http" (api-node, core-go) and "metrics" (worker-python).
-APP_METRICS_PORT_NAMES = ("http", METRICS_PORT_NAME)
 
 
-def network_policy_spec(namespaces: Sequence[str], apps: Sequence[str]) -> dict:
+def network_policy_spec(namespaces: Sequence[str], apps: Sequence[str], api_server_cidrs: Sequence[str]) -> dict:
     """Default deny for Prometheus, and only the flows it needs: discovery on
-    the API server, scrapes of the apps, and its own UI port from its namespace
-    (users reach it through `kubectl port-forward`, which no policy filters)."""
+    the API server's addresses, scrapes of the apps' metrics ports, and its own UI
+    port from its namespace (users reach it through `kubectl port-forward`, which
+    no policy filters). No DNS: the API server's address comes from
+    KUBERNETES_SERVICE_HOST and the targets' from the EndpointSlices, both IPs."""
+    if not api_server_cidrs:
+        # An egress rule with an empty "to" would allow every address.
+        raise ValueError("API server CIDRs: at least one is required")
     return {
         "podSelector": {"matchLabels": SELECTOR},
         "policyTypes": ["Ingress", "Egress"],
@@ -384,7 +388,10 @@ def network_policy_spec(namespaces: Sequence[str], apps: Sequence[str]) -> dict:
             "ports": [{"protocol": "TCP", "port": PORT}],
         }],
         "egress": [
-            {"ports": [{"protocol": "TCP", "port": port} for port in API_SERVER_PORTS]},
+            {
+                "to": [{"ipBlock": {"cidr": cidr}} for cidr in api_server_cidrs],
+                "ports": [{"protocol": "TCP", "port": port} for port in API_SERVER_PORTS],
+            },
             {
                 "to": [{
                     "namespaceSelector": {"matchExpressions": [{
@@ -392,7 +399,7 @@ def network_policy_spec(namespaces: Sequence[str], apps: Sequence[str]) -> dict:
                     "podSelector": {"matchExpressions": [{
                         "key": "app.kubernetes.io/name", "operator": "In", "values": sorted(apps)}]},
                 }],
-                "ports": [{"protocol": "TCP", "port": name} for name in APP_METRICS_PORT_NAMES],
+                "ports": [{"protocol": "TCP", "port": METRICS_PORT_NAME}],
             },
         ],
     }
@@ -429,6 +436,7 @@ class Prometheus(pulumi.ComponentResource):
         # Invalid arguments fail before anything is registered.
         namespaces = _check_names("app namespaces", args.app_namespaces)
         data = config_map_data(settings, namespaces, args.apps)
+        policy = network_policy_spec(namespaces, args.apps, settings.api_server_cidrs)
         # Under the former type, the component and its children keep their state instead of being
         # replaced: the alias carries over to every child's URN.
         opts = pulumi.ResourceOptions.merge(
@@ -517,7 +525,7 @@ class Prometheus(pulumi.ComponentResource):
         self.network_policy = k8s.networking.v1.NetworkPolicy(
             f"{name}-network-policy",
             metadata={"name": NAME, "namespace": namespace, "labels": common},
-            spec=network_policy_spec(namespaces, args.apps),
+            spec=policy,
             opts=child,
         )
 

@@ -2,7 +2,7 @@
 
 The Pulumi components, the config reader, the chart checks, the testbed and the tests import
 them from here. The library chart (charts/platform-lib) cannot import Python, so it keeps its
-own copies of the chart-facing ones; tests/charts/test_contract.py checks they are equal.
+own copies of the chart-facing ones; tests/charts/test_library_contract.py checks they are equal.
 """
 from __future__ import annotations
 
@@ -58,6 +58,23 @@ APPS_SCRAPE_JOB = "platform-apps"
 APP_RUN_AS_ID = 65532
 # Port every HTTP Service exposes as "http", so a client chart derives a peer's address.
 HTTP_SERVICE_PORT = 80
+# Every app serves /metrics on its own container port of this name and number (passed as
+# METRICS_PORT), apart from any port an Ingress routes: Prometheus scrapes it, nothing else reaches
+# it. 9000 is where worker-python always served its metrics.
+METRICS_PORT_NAME = "metrics"
+METRICS_PORT = 9000
+
+# The app-to-app flows the platform declares: (client app, server app, server's container port
+# name). Each is allowed on both sides, as egress from the client's pods and as ingress to the
+# server's; the chart checks refuse a side without the other and a flow not listed here.
+APP_FLOWS = (("api-node", "core-go", "http"),)
+
+# --- cluster DNS -----------------------------------------------------------------------------
+# The apps resolve names through the cluster DNS: the pods labelled k8s-app=kube-dns in
+# kube-system (CoreDNS keeps the kube-dns label on Kind and on the managed clusters), port 53.
+DNS_NAMESPACE = "kube-system"
+DNS_POD_LABELS = {"k8s-app": "kube-dns"}
+DNS_PORT = 53
 
 # --- versions --------------------------------------------------------------------------------
 # The Kubernetes version the charts are rendered, linted and schema-checked against.

@@ -5,10 +5,8 @@ from typing import Any, Iterable
 from urllib.parse import urlsplit
 
 from platform_ops.chart_checks.manifests import container_port_names, of_kind, pod_labels, pod_spec, ref, selects
-from platform_ops.contract import PART_OF
+from platform_ops.contract import METRICS_PORT_NAME, PART_OF
 
-# Discovery contract: the container port behind each app's Service port "metrics".
-METRICS_CONTAINER_PORT = {"api-node": "http", "core-go": "http", "worker-python": "metrics"}
 HTTP_APPS = ("api-node", "core-go")
 CONTRACT_LABELS = (
     "app.kubernetes.io/name",
@@ -76,7 +74,7 @@ def check_service_wiring(manifests: Iterable[dict], service: str) -> list[str]:
             if not isinstance(target, str):
                 problems.append(f"{ref(svc)}: port {port.get('name')} targetPort {target!r} "
                                 f"is not a named container port ({', '.join(sorted(declared))})")
-        wanted = {"metrics": METRICS_CONTAINER_PORT.get(service)}
+        wanted = {"metrics": METRICS_PORT_NAME}
         if service in HTTP_APPS:
             wanted["http"] = "http"
         for name, target in wanted.items():
@@ -86,11 +84,26 @@ def check_service_wiring(manifests: Iterable[dict], service: str) -> list[str]:
     return problems
 
 
+def _reaches_metrics(service: dict, port: dict, workloads: list[dict]) -> str | None:
+    """Why a Service port reaches the metrics container port of the pods it selects, or None."""
+    if port.get("name") == METRICS_PORT_NAME:
+        return "it is the Service's metrics port"
+    # Without a targetPort, Kubernetes sends the traffic to the same number as the port.
+    target = port.get("targetPort", port.get("port"))
+    for workload in (w for w in workloads if selects(service["spec"].get("selector"), pod_labels(w))):
+        metrics = container_port_names(pod_spec(workload)).get(METRICS_PORT_NAME)
+        if metrics is not None and target in (METRICS_PORT_NAME, metrics):
+            return f"its targetPort {target!r} is container port {METRICS_PORT_NAME} ({metrics}) of {ref(workload)}"
+    return None
+
+
 def check_ingress(manifests: Iterable[dict]) -> list[str]:
-    """Each Ingress has a class and TLS for its hosts, and its backends are Service ports of the chart."""
+    """Each Ingress has a class and TLS for its hosts, and its backends are Service ports of the chart
+    that do not reach a metrics port: /metrics is for Prometheus inside the cluster only."""
     manifests = list(manifests)
     problems = []
     services = {s["metadata"]["name"]: s for s in of_kind(manifests, "Service")}
+    workloads = of_kind(manifests, "Deployment")
     for ing in of_kind(manifests, "Ingress"):
         spec = ing.get("spec", {})
         if not spec.get("ingressClassName"):
@@ -109,10 +122,17 @@ def check_ingress(manifests: Iterable[dict]) -> list[str]:
             if svc is None:
                 problems.append(f"{ref(ing)}: backend Service {name} does not exist")
                 continue
-            names = {p.get("name") for p in svc["spec"].get("ports") or []}
-            numbers = {p.get("port") for p in svc["spec"].get("ports") or []}
-            if port.get("name") not in names and port.get("number") not in numbers:
-                problems.append(f"{ref(ing)}: backend Service {name} has no port {port.get('name') or port.get('number')}")
+            shown = port.get("name") or port.get("number")
+            # A backend names its Service port either by name or by number.
+            matching = [p for p in svc["spec"].get("ports") or []
+                        if (p.get("name") == port["name"] if "name" in port else p.get("port") == port.get("number"))]
+            if not matching:
+                problems.append(f"{ref(ing)}: backend Service {name} has no port {shown}")
+                continue
+            why = _reaches_metrics(svc, matching[0], workloads)
+            if why is not None:
+                problems.append(f"{ref(ing)}: backend Service {name} port {shown} reaches /metrics ({why}); "
+                                f"no Ingress may route a metrics port")
     return problems
 
 

@@ -9,13 +9,20 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from platform_ops.contract import (APP_RUN_AS_ID, HTTP_SERVICE_PORT, INGRESS_CONTROLLER_NAMESPACE,
+from platform_ops.contract import (APP_RUN_AS_ID, DNS_NAMESPACE, DNS_POD_LABELS, DNS_PORT, HTTP_SERVICE_PORT,
+                                   INGRESS_CONTROLLER_NAMESPACE, METRICS_PORT, METRICS_PORT_NAME,
                                    OBSERVABILITY_NAMESPACE, PART_OF, PROMETHEUS_NAME)
 
 # Each constant define of the library chart, and the contract's value it copies.
 LIBRARY_CONSTANTS = {
     "platform-lib.partOf": ("PART_OF", PART_OF),
     "platform-lib.httpServicePort": ("HTTP_SERVICE_PORT", HTTP_SERVICE_PORT),
+    "platform-lib.metricsPortName": ("METRICS_PORT_NAME", METRICS_PORT_NAME),
+    "platform-lib.metricsPort": ("METRICS_PORT", METRICS_PORT),
+    "platform-lib.dnsNamespace": ("DNS_NAMESPACE", DNS_NAMESPACE),
+    # The define is the YAML of the labels, one `key: value` line each.
+    "platform-lib.dnsPodLabels": ("DNS_POD_LABELS", "\n".join(f"{k}: {v}" for k, v in DNS_POD_LABELS.items())),
+    "platform-lib.dnsPort": ("DNS_PORT", DNS_PORT),
     "platform-lib.ingressControllerNamespace": ("INGRESS_CONTROLLER_NAMESPACE", INGRESS_CONTROLLER_NAMESPACE),
     "platform-lib.prometheusNamespace": ("OBSERVABILITY_NAMESPACE", OBSERVABILITY_NAMESPACE),
     "platform-lib.prometheusName": ("PROMETHEUS_NAME", PROMETHEUS_NAME),

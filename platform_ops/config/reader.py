@@ -19,7 +19,8 @@ _SECTION_KEYS = {
                "reconciliationJitter", "adminEnabled"),
     "gitops": ("repoURL", "targetRevision", "namespace"),
     "registry": ("server", "username", "secretName"),
-    "prometheus": ("version", "imageDigest", "retention", "scrapeInterval", "cpuRequest", "memoryRequest", "memoryLimit"),
+    "prometheus": ("version", "imageDigest", "retention", "scrapeInterval", "cpuRequest", "memoryRequest",
+                   "memoryLimit", "apiServerCidrs"),
 }
 
 

@@ -144,6 +144,9 @@ class PrometheusSettings:
     cpu_request: str
     memory_request: str
     memory_limit: str
+    # The networks holding the API server's addresses (those of the default/kubernetes Service's
+    # endpoints): the only addresses Prometheus's NetworkPolicy lets it reach outside the apps.
+    api_server_cidrs: tuple[str, ...]
 
 
 @dataclass(frozen=True)

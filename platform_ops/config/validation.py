@@ -2,6 +2,7 @@
 and raises one ConfigError that lists every problem, before any resource is registered."""
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Any, Mapping, Optional
@@ -217,4 +218,33 @@ def _read_prometheus(reader: SettingsReader) -> PrometheusSettings:
         cpu_request=reader.string(section, "prometheus.cpuRequest", "100m", _QUANTITY, quantity),
         memory_request=reader.string(section, "prometheus.memoryRequest", "256Mi", _QUANTITY, quantity),
         memory_limit=reader.string(section, "prometheus.memoryLimit", "512Mi", _QUANTITY, quantity),
+        api_server_cidrs=_read_api_server_cidrs(reader, section),
     )
+
+
+def _read_api_server_cidrs(reader: SettingsReader, section: Mapping[str, Any]) -> tuple[str, ...]:
+    """The networks of the API server's addresses: no default, since only the cluster knows them,
+    and never a network that holds every address."""
+    key = "prometheus.apiServerCidrs"
+    value = section.get("apiServerCidrs")
+    if value is None:
+        reader.problem(key, "is required: the networks of the API server's addresses, such as [172.18.0.2/32] "
+                            "(kubectl get endpointslice -n default kubernetes)")
+        return ()
+    if not isinstance(value, list) or not value:
+        reader.problem(key, f"must be a non-empty list of CIDRs, got {show_value(value)}")
+        return ()
+    cidrs = []
+    for index, item in enumerate(value):
+        where = f"{key}[{index}]"
+        try:
+            network = ipaddress.ip_network(item) if isinstance(item, str) else None
+        except ValueError:
+            network = None
+        if network is None:
+            reader.problem(where, f"must be a CIDR with no host bits set, such as 172.18.0.0/16, got {show_value(item)}")
+        elif network.prefixlen == 0:
+            reader.problem(where, f"must not be {item}: that is every address, not the API server's")
+        else:
+            cidrs.append(str(network))
+    return tuple(cidrs)

@@ -171,10 +171,10 @@ def test_listen_port_check_reports_a_container_port_that_is_not_the_one_the_app_
      "container declares (metrics=9000)"),
     ("api-node", {"livenessProbe": {"tcpSocket": {"port": 3001}}},
      "Deployment/api-node: container api-node: livenessProbe tcpSocket port 3001 is not a port the container "
-     "declares (http=3000)"),
+     "declares (http=3000, metrics=9000)"),
     ("core-go", {"startupProbe": {"grpc": {"port": 9090}}},
      "Deployment/core-go: container core-go: startupProbe grpc port 9090 is not a port the container declares "
-     "(http=8080)"),
+     "(http=8080, metrics=9000)"),
 ], ids=["named-http-get", "numeric-tcp-socket", "grpc-startup"])
 def test_port_check_reports_a_probe_on_a_port_the_container_does_not_declare(chart_manifests, find, app, probe,
                                                                              message):
@@ -188,7 +188,7 @@ def test_port_check_reports_a_service_target_port_naming_a_port_that_does_not_ex
     find(manifests, "Service")["spec"]["ports"][0]["targetPort"] = "web"
     assert checks.check_ports_resolve(manifests) == [
         "Service/core-go: port http targetPort 'web' is not declared by a container of Deployment/core-go "
-        "(container core-go: http=8080)"]
+        "(container core-go: http=8080, metrics=9000)"]
 
 
 def test_port_check_reports_a_numeric_service_target_port_the_container_does_not_declare(chart_manifests, find):
@@ -196,7 +196,7 @@ def test_port_check_reports_a_numeric_service_target_port_the_container_does_not
     find(manifests, "Service")["spec"]["ports"][1]["targetPort"] = 3001
     assert checks.check_ports_resolve(manifests) == [
         "Service/api-node: port metrics targetPort 3001 is not declared by a container of Deployment/api-node "
-        "(container api-node: http=3000)"]
+        "(container api-node: http=3000, metrics=9000)"]
 
 
 def test_port_check_reports_a_service_port_without_target_port_when_its_number_is_not_declared(chart_manifests,
@@ -257,7 +257,7 @@ def test_label_check_reports_a_selector_with_more_than_name_and_instance(chart_m
 def test_label_check_reports_an_instance_that_is_not_the_release(chart_manifests):
     manifests = chart_manifests("dev", "worker-python")
     problems = checks.check_labels(manifests, "worker-python", "worker")
-    assert problems[0] == ("NetworkPolicy/worker-python-allow-prometheus: label app.kubernetes.io/instance is "
+    assert problems[0] == ("NetworkPolicy/worker-python-allow-dns: label app.kubernetes.io/instance is "
                            "'worker-python', expected 'worker'")
 
 
@@ -265,8 +265,8 @@ def test_service_check_reports_a_numeric_target_port(chart_manifests, find):
     manifests = chart_manifests("dev", "api-node")
     find(manifests, "Service")["spec"]["ports"][1]["targetPort"] = 3000
     assert checks.check_service_wiring(manifests, "api-node") == [
-        "Service/api-node: port metrics targetPort 3000 is not a named container port (http)",
-        "Service/api-node: port metrics must target container port 'http' (discovery contract), got 3000"]
+        "Service/api-node: port metrics targetPort 3000 is not a named container port (http, metrics)",
+        "Service/api-node: port metrics must target container port 'metrics' (discovery contract), got 3000"]
 
 
 def test_service_check_reports_a_selector_that_matches_no_pod(chart_manifests, find):
@@ -294,6 +294,36 @@ def test_ingress_check_reports_a_backend_port_the_service_lacks(chart_manifests,
     manifests = chart_manifests("dev", "api-node")
     find(manifests, "Ingress")["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["port"] = {"name": "web"}
     assert checks.check_ingress(manifests) == ["Ingress/api-node: backend Service api-node has no port web"]
+
+
+def _ingress_backend(manifests, find):
+    return find(manifests, "Ingress")["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+
+
+def test_ingress_check_reports_a_backend_on_the_metrics_service_port_by_name(chart_manifests, find):
+    manifests = chart_manifests("dev", "api-node")
+    _ingress_backend(manifests, find)["port"] = {"name": "metrics"}
+    assert checks.check_ingress(manifests) == [
+        "Ingress/api-node: backend Service api-node port metrics reaches /metrics (it is the Service's metrics "
+        "port); no Ingress may route a metrics port"]
+
+
+def test_ingress_check_reports_a_backend_on_the_metrics_service_port_by_number(chart_manifests, find):
+    manifests = chart_manifests("dev", "api-node")
+    _ingress_backend(manifests, find)["port"] = {"number": 9000}
+    assert checks.check_ingress(manifests) == [
+        "Ingress/api-node: backend Service api-node port 9000 reaches /metrics (it is the Service's metrics "
+        "port); no Ingress may route a metrics port"]
+
+
+@pytest.mark.parametrize("target", ["metrics", 9000], ids=["named", "numeric"])
+def test_ingress_check_reports_a_backend_whose_service_port_targets_the_metrics_container_port(
+        chart_manifests, find, target):
+    manifests = chart_manifests("dev", "api-node")
+    find(manifests, "Service")["spec"]["ports"][0]["targetPort"] = target
+    assert checks.check_ingress(manifests) == [
+        f"Ingress/api-node: backend Service api-node port http reaches /metrics (its targetPort {target!r} is "
+        f"container port metrics (9000) of Deployment/api-node); no Ingress may route a metrics port"]
 
 
 def test_ingress_check_reports_a_host_without_tls(chart_manifests, find):
@@ -350,7 +380,12 @@ def test_network_policy_check_reports_a_missing_default_deny(dev_renders):
     assert checks.check_network_policies(dev_renders) == [
         "worker-python: no NetworkPolicy denies ingress to its pods by default",
         "worker-python: no NetworkPolicy admits pods {app.kubernetes.io/name=prometheus} in namespaces "
-        "{kubernetes.io/metadata.name=observability} to port metrics"]
+        "{kubernetes.io/metadata.name=observability} to port metrics",
+        "worker-python: no NetworkPolicy denies egress from its pods by default",
+        "worker-python: no NetworkPolicy allows egress to pods {k8s-app=kube-dns} in namespaces "
+        "{kubernetes.io/metadata.name=kube-system} to port 53/UDP",
+        "worker-python: no NetworkPolicy allows egress to pods {k8s-app=kube-dns} in namespaces "
+        "{kubernetes.io/metadata.name=kube-system} to port 53"]
 
 
 def test_network_policy_check_reports_a_rule_without_from(dev_renders, find):
@@ -359,7 +394,9 @@ def test_network_policy_check_reports_a_rule_without_from(dev_renders, find):
     assert checks.check_network_policies(dev_renders) == [
         "core-go: NetworkPolicy/core-go-allow-api-node ingress rule 0 has no 'from': it admits every source",
         "core-go: no NetworkPolicy admits pods {app.kubernetes.io/name=api-node} in namespaces (this one) "
-        "to port http"]
+        "to port http",
+        "flow api-node -> core-go port http: NetworkPolicy/api-node-allow-egress-to-core-go allows the egress "
+        "side, but no NetworkPolicy allows ingress to core-go"]
 
 
 def test_network_policy_check_reports_a_rule_without_ports(dev_renders, find):
@@ -377,9 +414,9 @@ def test_network_policy_check_reports_prometheus_namespace_without_pod_selector(
     del policy["spec"]["ingress"][0]["from"][0]["podSelector"]
     assert checks.check_network_policies(dev_renders) == [
         "api-node: NetworkPolicy/api-node-allow-prometheus admits pods any in namespaces "
-        "{kubernetes.io/metadata.name=observability} to port http, which is not an allowed flow",
+        "{kubernetes.io/metadata.name=observability} to port metrics, which is not an allowed flow",
         "api-node: no NetworkPolicy admits pods {app.kubernetes.io/name=prometheus} in namespaces "
-        "{kubernetes.io/metadata.name=observability} to port http"]
+        "{kubernetes.io/metadata.name=observability} to port metrics"]
 
 
 def test_network_policy_check_reports_prometheus_and_namespace_as_two_peers(dev_renders, find):
@@ -390,17 +427,17 @@ def test_network_policy_check_reports_prometheus_and_namespace_as_two_peers(dev_
                                             {"podSelector": peer["podSelector"]}]
     assert checks.check_network_policies(dev_renders) == [
         "core-go: NetworkPolicy/core-go-allow-prometheus admits pods any in namespaces "
-        "{kubernetes.io/metadata.name=observability} to port http, which is not an allowed flow",
+        "{kubernetes.io/metadata.name=observability} to port metrics, which is not an allowed flow",
         "core-go: NetworkPolicy/core-go-allow-prometheus admits pods {app.kubernetes.io/name=prometheus} "
-        "in namespaces (this one) to port http, which is not an allowed flow",
+        "in namespaces (this one) to port metrics, which is not an allowed flow",
         "core-go: no NetworkPolicy admits pods {app.kubernetes.io/name=prometheus} in namespaces "
-        "{kubernetes.io/metadata.name=observability} to port http"]
+        "{kubernetes.io/metadata.name=observability} to port metrics"]
 
 
 def test_network_policy_check_reports_the_worker_reachable_from_api_node(dev_renders, find):
     allow = copy.deepcopy(find(dev_renders["core-go"], "NetworkPolicy", "core-go-allow-api-node"))
     allow["spec"]["podSelector"] = find(dev_renders["worker-python"], "NetworkPolicy",
-                                        "worker-python-default-deny-ingress")["spec"]["podSelector"]
+                                        "worker-python-default-deny")["spec"]["podSelector"]
     allow["spec"]["ingress"][0]["ports"][0]["port"] = "metrics"
     dev_renders["worker-python"].append(allow)
     assert checks.check_network_policies(dev_renders) == [
@@ -426,7 +463,109 @@ def test_network_policy_check_reports_a_client_selector_the_client_pods_do_not_m
         "app.kubernetes.io/name=api-node, app.kubernetes.io/part-of=platform-ops} in namespaces (this one) "
         "to port http, which is not an allowed flow",
         "core-go: no NetworkPolicy admits pods {app.kubernetes.io/name=api-node} in namespaces (this one) "
-        "to port http"]
+        "to port http",
+        "flow api-node -> core-go port http: NetworkPolicy/api-node-allow-egress-to-core-go allows the egress "
+        "side, but no NetworkPolicy allows ingress to core-go"]
+
+
+def test_network_policy_check_reports_an_app_without_dns(dev_renders, find):
+    dev_renders["worker-python"].remove(find(dev_renders["worker-python"], "NetworkPolicy", "worker-python-allow-dns"))
+    assert checks.check_network_policies(dev_renders) == [
+        "worker-python: no NetworkPolicy allows egress to pods {k8s-app=kube-dns} in namespaces "
+        "{kubernetes.io/metadata.name=kube-system} to port 53/UDP",
+        "worker-python: no NetworkPolicy allows egress to pods {k8s-app=kube-dns} in namespaces "
+        "{kubernetes.io/metadata.name=kube-system} to port 53"]
+
+
+def test_network_policy_check_reports_a_default_deny_that_leaves_egress_open(dev_renders, find):
+    find(dev_renders["core-go"], "NetworkPolicy", "core-go-default-deny")["spec"]["policyTypes"] = ["Ingress"]
+    dev_renders["core-go"].remove(find(dev_renders["core-go"], "NetworkPolicy", "core-go-allow-dns"))
+    assert checks.check_network_policies(dev_renders)[0] == (
+        "core-go: no NetworkPolicy denies egress from its pods by default")
+
+
+def test_network_policy_check_reports_dns_to_any_destination_on_port_53(dev_renders, find):
+    del find(dev_renders["api-node"], "NetworkPolicy", "api-node-allow-dns")["spec"]["egress"][0]["to"]
+    assert checks.check_network_policies(dev_renders)[0] == (
+        "api-node: NetworkPolicy/api-node-allow-dns egress rule 0 has no 'to': it allows every destination")
+
+
+def test_network_policy_check_reports_dns_to_every_pod_of_kube_system(dev_renders, find):
+    policy = find(dev_renders["api-node"], "NetworkPolicy", "api-node-allow-dns")
+    del policy["spec"]["egress"][0]["to"][0]["podSelector"]
+    assert checks.check_network_policies(dev_renders)[:2] == [
+        "api-node: NetworkPolicy/api-node-allow-dns allows egress to pods any in namespaces "
+        "{kubernetes.io/metadata.name=kube-system} to port 53, which no declared flow explains",
+        "api-node: NetworkPolicy/api-node-allow-dns allows egress to pods any in namespaces "
+        "{kubernetes.io/metadata.name=kube-system} to port 53/UDP, which no declared flow explains"]
+
+
+def test_network_policy_check_reports_egress_to_an_ip_block(dev_renders, find):
+    policy = find(dev_renders["api-node"], "NetworkPolicy", "api-node-allow-egress-to-core-go")
+    policy["spec"]["egress"][0]["to"].append({"ipBlock": {"cidr": "0.0.0.0/0"}})
+    assert checks.check_network_policies(dev_renders) == [
+        "api-node: NetworkPolicy/api-node-allow-egress-to-core-go egress rule 0 allows ipBlock 0.0.0.0/0"]
+
+
+def test_network_policy_check_reports_an_egress_no_declared_flow_explains(dev_renders, find):
+    egress = copy.deepcopy(find(dev_renders["api-node"], "NetworkPolicy", "api-node-allow-egress-to-core-go"))
+    egress["spec"]["podSelector"] = find(dev_renders["worker-python"], "NetworkPolicy",
+                                         "worker-python-default-deny")["spec"]["podSelector"]
+    dev_renders["worker-python"].append(egress)
+    assert checks.check_network_policies(dev_renders) == [
+        "worker-python: NetworkPolicy/api-node-allow-egress-to-core-go allows egress to pods "
+        "{app.kubernetes.io/instance=core-go, app.kubernetes.io/name=core-go} in namespaces (this one) to port http, "
+        "which no declared flow explains"]
+
+
+def test_network_policy_check_reports_an_egress_to_the_peers_metrics_port(dev_renders, find):
+    policy = find(dev_renders["api-node"], "NetworkPolicy", "api-node-allow-egress-to-core-go")
+    policy["spec"]["egress"][0]["ports"][0]["port"] = 9000
+    assert checks.check_network_policies(dev_renders) == [
+        "api-node: NetworkPolicy/api-node-allow-egress-to-core-go allows egress to pods "
+        "{app.kubernetes.io/instance=core-go, app.kubernetes.io/name=core-go} in namespaces (this one) "
+        "to port metrics, which no declared flow explains",
+        "api-node: no NetworkPolicy allows egress to pods {app.kubernetes.io/name=core-go} in namespaces "
+        "(this one) to port http",
+        "flow api-node -> core-go port http: NetworkPolicy/core-go-allow-api-node allows the ingress side, "
+        "but no NetworkPolicy allows egress from api-node"]
+
+
+def test_network_policy_check_reports_an_egress_that_selects_no_pod_of_the_server(dev_renders, find):
+    # api-node would call a core-go release that is not the one whose pods admit it.
+    policy = find(dev_renders["api-node"], "NetworkPolicy", "api-node-allow-egress-to-core-go")
+    policy["spec"]["egress"][0]["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/instance"] = "core"
+    assert checks.check_network_policies(dev_renders) == [
+        "api-node: NetworkPolicy/api-node-allow-egress-to-core-go allows egress to pods "
+        "{app.kubernetes.io/instance=core, app.kubernetes.io/name=core-go} in namespaces (this one) "
+        "to port http, which no declared flow explains",
+        "api-node: no NetworkPolicy allows egress to pods {app.kubernetes.io/name=core-go} in namespaces "
+        "(this one) to port http",
+        "flow api-node -> core-go port http: NetworkPolicy/core-go-allow-api-node allows the ingress side, "
+        "but no NetworkPolicy allows egress from api-node"]
+
+
+def test_network_policy_check_reports_a_flow_with_an_egress_side_and_no_ingress_side(dev_renders, find):
+    dev_renders["core-go"].remove(find(dev_renders["core-go"], "NetworkPolicy", "core-go-allow-api-node"))
+    assert checks.check_network_policies(dev_renders) == [
+        "core-go: no NetworkPolicy admits pods {app.kubernetes.io/name=api-node} in namespaces (this one) "
+        "to port http",
+        "flow api-node -> core-go port http: NetworkPolicy/api-node-allow-egress-to-core-go allows the egress "
+        "side, but no NetworkPolicy allows ingress to core-go"]
+
+
+def test_network_policy_check_reports_a_flow_with_an_ingress_side_and_no_egress_side(dev_renders, find):
+    dev_renders["api-node"].remove(find(dev_renders["api-node"], "NetworkPolicy", "api-node-allow-egress-to-core-go"))
+    assert checks.check_network_policies(dev_renders) == [
+        "api-node: no NetworkPolicy allows egress to pods {app.kubernetes.io/name=core-go} in namespaces "
+        "(this one) to port http",
+        "flow api-node -> core-go port http: NetworkPolicy/core-go-allow-api-node allows the ingress side, "
+        "but no NetworkPolicy allows egress from api-node"]
+
+
+def test_network_policy_check_resolves_numeric_egress_ports_against_the_destination(dev_renders, find):
+    find(dev_renders["api-node"], "NetworkPolicy", "api-node-allow-egress-to-core-go")["spec"]["egress"][0]["ports"][0]["port"] = 8080
+    assert checks.check_network_policies(dev_renders) == []
 
 
 def test_network_policy_check_resolves_numeric_ports_to_their_names(dev_renders, find):

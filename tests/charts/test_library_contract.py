@@ -33,3 +33,13 @@ def test_a_removed_define_is_caught(tmp_path):
     workload.write_text(workload.read_text().replace('define "platform-lib.runAsId"', 'define "platform-lib.uid"'))
 
     assert check_library_contract(chart) == ["platform-lib: no define platform-lib.runAsId (contract.APP_RUN_AS_ID = 65532)"]
+
+
+def test_a_changed_dns_pod_label_in_the_library_chart_is_caught(tmp_path):
+    chart = copy_of_library(tmp_path)
+    helpers = chart / "templates" / "_helpers.tpl"
+    helpers.write_text(helpers.read_text().replace("\nk8s-app: kube-dns\n", "\nk8s-app: coredns\n"))
+
+    assert check_library_contract(chart) == [
+        "platform-lib/templates/_helpers.tpl: define platform-lib.dnsPodLabels is 'k8s-app: coredns', "
+        "but contract.DNS_POD_LABELS is 'k8s-app: kube-dns'"]

@@ -127,8 +127,26 @@ def test_http_apps_get_port_and_env(chart_manifests, find, app, port):
     container = find(chart_manifests("dev", app), "Deployment")["spec"]["template"]["spec"]["containers"][0]
     env = {e["name"]: e["value"] for e in container["env"]}
     assert env["PORT"] == port and env["ENV"] == "dev"
-    assert container["ports"] == [{"name": "http", "containerPort": int(port), "protocol": "TCP"}]
+    assert container["ports"][0] == {"name": "http", "containerPort": int(port), "protocol": "TCP"}
     assert container["livenessProbe"]["httpGet"] == {"path": "/health", "port": "http"}
+
+
+@pytest.mark.parametrize("app", ["api-node", "core-go", "worker-python"])
+def test_every_app_serves_metrics_on_its_own_port_that_the_service_exposes(chart_manifests, find, app):
+    manifests = chart_manifests("dev", app)
+    container = find(manifests, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    assert {e["name"]: e["value"] for e in container["env"]}["METRICS_PORT"] == "9000"
+    assert container["ports"][-1] == {"name": "metrics", "containerPort": 9000, "protocol": "TCP"}
+    assert find(manifests, "Service")["spec"]["ports"][-1] == {
+        "name": "metrics", "port": 9000, "targetPort": "metrics", "protocol": "TCP"}
+
+
+def test_api_node_egress_to_core_go_selects_the_core_go_release_it_calls(chart_manifests, find):
+    policy = find(chart_manifests("dev", "api-node"), "NetworkPolicy", "api-node-allow-egress-to-core-go")
+    assert policy["spec"]["egress"] == [{
+        "to": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "core-go",
+                                                "app.kubernetes.io/instance": "core-go"}}}],
+        "ports": [{"protocol": "TCP", "port": "http"}]}]
 
 
 def test_worker_gets_metrics_port_job_interval_and_env(chart_manifests, find):

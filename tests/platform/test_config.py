@@ -155,6 +155,34 @@ def test_prometheus_retention_must_be_a_duration():
         'got "two days"')
 
 
+def test_prometheus_api_server_cidrs_are_required():
+    assert error_for(prometheus__apiServerCidrs=None) == (
+        "Pulumi.dev.yaml: platform-ops:prometheus.apiServerCidrs is required: the networks of the API server's "
+        "addresses, such as [172.18.0.2/32] (kubectl get endpointslice -n default kubernetes)")
+
+
+def test_prometheus_api_server_cidrs_must_be_a_list():
+    assert error_for(prometheus__apiServerCidrs="172.18.0.0/16") == (
+        'Pulumi.dev.yaml: platform-ops:prometheus.apiServerCidrs must be a non-empty list of CIDRs, '
+        'got "172.18.0.0/16"')
+
+
+@pytest.mark.parametrize("cidr,shown", [("172.18.0.2/16", '"172.18.0.2/16"'), ("172.18.0.0/33", '"172.18.0.0/33"'),
+                                        ("api.example", '"api.example"'), (6443, "6443")],
+                         ids=["host-bits", "prefix-too-long", "name", "number"])
+def test_prometheus_api_server_cidrs_must_be_networks(cidr, shown):
+    assert error_for(prometheus__apiServerCidrs=["10.0.0.0/24", cidr]) == (
+        f"Pulumi.dev.yaml: platform-ops:prometheus.apiServerCidrs[1] must be a CIDR with no host bits set, "
+        f"such as 172.18.0.0/16, got {shown}")
+
+
+@pytest.mark.parametrize("cidr", ["0.0.0.0/0", "::/0"])
+def test_prometheus_api_server_cidrs_must_not_be_every_address(cidr):
+    assert error_for(prometheus__apiServerCidrs=[cidr]) == (
+        f"Pulumi.dev.yaml: platform-ops:prometheus.apiServerCidrs[0] must not be {cidr}: that is every address, "
+        f"not the API server's")
+
+
 def test_every_problem_is_reported_at_once():
     message = error_for(argocd__version="stable", cluster__httpPort=0)
     assert message.splitlines() == [

@@ -2,9 +2,11 @@
 flows it needs."""
 from __future__ import annotations
 
+import pytest
+
 from components.prometheus import network_policy_spec
 
-ALLOW = network_policy_spec(["default"], ["api-node", "core-go", "worker-python"])
+ALLOW = network_policy_spec(["default"], ["api-node", "core-go", "worker-python"], ["172.18.0.0/16", "fd00:10::/64"])
 
 
 def test_prometheus_denies_every_flow_it_does_not_name():
@@ -12,8 +14,28 @@ def test_prometheus_denies_every_flow_it_does_not_name():
     assert ALLOW["policyTypes"] == ["Ingress", "Egress"]
 
 
-def test_prometheus_reaches_the_api_server_for_discovery():
-    assert ALLOW["egress"][0] == {"ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]}
+def test_prometheus_reaches_the_api_server_for_discovery_only_at_its_addresses():
+    assert ALLOW["egress"][0] == {
+        "to": [{"ipBlock": {"cidr": "172.18.0.0/16"}}, {"ipBlock": {"cidr": "fd00:10::/64"}}],
+        "ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]}
+
+
+def test_prometheus_may_open_no_connection_outside_its_named_destinations():
+    # A rule without "to" would reach every address; there is no DNS rule either: Prometheus
+    # resolves no name.
+    assert [bool(rule.get("to")) for rule in ALLOW["egress"]] == [True, True]
+
+
+def test_prometheus_policy_without_api_server_addresses_is_refused():
+    with pytest.raises(ValueError, match="^API server CIDRs: at least one is required$"):
+        network_policy_spec(["default"], ["api-node"], [])
+
+
+@pytest.mark.parametrize("stack,cidrs", [("dev", ["172.18.0.0/16"]), ("prod", ["10.0.0.0/24"])])
+def test_each_stack_lets_prometheus_reach_the_api_server_addresses_of_its_stack_file(rendered, stack, cidrs):
+    [policy] = [m for m in rendered(stack).manifests
+                if m["kind"] == "NetworkPolicy" and m["metadata"]["namespace"] == "observability"]
+    assert [peer["ipBlock"]["cidr"] for peer in policy["spec"]["egress"][0]["to"]] == cidrs
 
 
 def test_prometheus_reaches_only_the_apps_metrics_ports_in_the_app_namespaces():
@@ -25,7 +47,7 @@ def test_prometheus_reaches_only_the_apps_metrics_ports_in_the_app_namespaces():
                 {"key": "app.kubernetes.io/name", "operator": "In",
                  "values": ["api-node", "core-go", "worker-python"]}]},
         }],
-        "ports": [{"protocol": "TCP", "port": "http"}, {"protocol": "TCP", "port": "metrics"}],
+        "ports": [{"protocol": "TCP", "port": "metrics"}],
     }
 
 

@@ -10,6 +10,7 @@ api
 - name: http
   containerPort: {{ .Values.port }}
   protocol: TCP
+{{ include "platform-lib.metricsContainerPort" . }}
 {{- end -}}
 
 {{/*
@@ -24,6 +25,7 @@ HTTP Service port, which is what the core-go chart's Service exposes as "http".
 {{- define "api-node.env" -}}
 - name: PORT
   value: {{ .Values.port | quote }}
+{{ include "platform-lib.metricsEnv" . }}
 - name: ENV
   value: {{ .Values.environment | quote }}
 - name: LOG_LEVEL
@@ -34,20 +36,13 @@ HTTP Service port, which is what the core-go chart's Service exposes as "http".
 {{- end -}}
 
 {{/*
-/metrics is served on the "http" container port, so the "metrics" Service port targets it too;
-its port number is the container's, distinct from the 80 of "http".
+"http" is what the Ingress routes; /metrics is served on its own "metrics" port, which no Ingress
+routes (the chart checks refuse one that does).
 */}}
 {{- define "api-node.servicePorts" -}}
 - name: http
   port: {{ include "platform-lib.httpServicePort" . }}
   targetPort: http
   protocol: TCP
-- name: metrics
-  port: {{ .Values.port }}
-  targetPort: http
-  protocol: TCP
-{{- end -}}
-
-{{- define "api-node.metricsContainerPort" -}}
-http
+{{ include "platform-lib.metricsServicePort" . }}
 {{- end -}}

@@ -10,11 +10,13 @@ backend
 - name: http
   containerPort: {{ .Values.port }}
   protocol: TCP
+{{ include "platform-lib.metricsContainerPort" . }}
 {{- end -}}
 
 {{- define "core-go.env" -}}
 - name: PORT
   value: {{ .Values.port | quote }}
+{{ include "platform-lib.metricsEnv" . }}
 - name: ENV
   value: {{ .Values.environment | quote }}
 - name: LOG_LEVEL
@@ -23,19 +25,12 @@ backend
 
 {{/*
 "http" on the platform's HTTP Service port: api-node derives CORE_GO_BASE_URL from the same define.
-/metrics is served on the "http" container port, so "metrics" targets it too.
+/metrics is served on its own "metrics" port, which only Prometheus reaches.
 */}}
 {{- define "core-go.servicePorts" -}}
 - name: http
   port: {{ include "platform-lib.httpServicePort" . }}
   targetPort: http
   protocol: TCP
-- name: metrics
-  port: {{ .Values.port }}
-  targetPort: http
-  protocol: TCP
-{{- end -}}
-
-{{- define "core-go.metricsContainerPort" -}}
-http
+{{ include "platform-lib.metricsServicePort" . }}
 {{- end -}}

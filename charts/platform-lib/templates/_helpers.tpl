@@ -1,7 +1,7 @@
 {{/*
 Naming, labels and platform conventions shared by every platform-ops application chart.
 Every define is namespaced "platform-lib." so it cannot collide with a chart's own helpers.
-The constant defines below (partOf, httpServicePort, the namespaces, prometheusName) and runAsId in
+The constant defines below (partOf, the ports, the namespaces, prometheusName, dnsPodLabels) and runAsId in
 _workload.tpl copy names of platform_ops/contract.py; tests/charts/test_library_contract.py keeps
 them equal.
 */}}
@@ -20,6 +20,33 @@ Port every HTTP Service exposes as "http". A constant of the platform, so that a
 */}}
 {{- define "platform-lib.httpServicePort" -}}
 80
+{{- end -}}
+
+{{/*
+Container port every app serves /metrics on, apart from any port an Ingress routes: Prometheus
+scrapes it, the Service exposes it under the same name and number, nothing else reaches it.
+*/}}
+{{- define "platform-lib.metricsPortName" -}}
+metrics
+{{- end -}}
+
+{{- define "platform-lib.metricsPort" -}}
+9000
+{{- end -}}
+
+{{/*
+The cluster DNS the apps may reach: pods labelled k8s-app=kube-dns in kube-system, port 53.
+*/}}
+{{- define "platform-lib.dnsNamespace" -}}
+kube-system
+{{- end -}}
+
+{{- define "platform-lib.dnsPodLabels" -}}
+k8s-app: kube-dns
+{{- end -}}
+
+{{- define "platform-lib.dnsPort" -}}
+53
 {{- end -}}
 
 {{/*

@@ -146,3 +146,26 @@ spec:
       {{- include "platform-lib.selectorLabels" . | nindent 6 }}
 {{- end -}}
 {{- end -}}
+
+
+{{/*
+The "metrics" container port, its METRICS_PORT variable and its Service port: what every app
+chart puts into its containerPorts, env and servicePorts.
+*/}}
+{{- define "platform-lib.metricsContainerPort" -}}
+- name: {{ include "platform-lib.metricsPortName" . }}
+  containerPort: {{ include "platform-lib.metricsPort" . }}
+  protocol: TCP
+{{- end -}}
+
+{{- define "platform-lib.metricsEnv" -}}
+- name: METRICS_PORT
+  value: {{ include "platform-lib.metricsPort" . | quote }}
+{{- end -}}
+
+{{- define "platform-lib.metricsServicePort" -}}
+- name: {{ include "platform-lib.metricsPortName" . }}
+  port: {{ include "platform-lib.metricsPort" . }}
+  targetPort: {{ include "platform-lib.metricsPortName" . }}
+  protocol: TCP
+{{- end -}}

@@ -7,14 +7,11 @@ worker
 {{- end -}}
 
 {{- define "worker-python.containerPorts" -}}
-- name: metrics
-  containerPort: {{ .Values.metricsPort }}
-  protocol: TCP
+{{ include "platform-lib.metricsContainerPort" . }}
 {{- end -}}
 
 {{- define "worker-python.env" -}}
-- name: METRICS_PORT
-  value: {{ .Values.metricsPort | quote }}
+{{ include "platform-lib.metricsEnv" . }}
 - name: JOB_INTERVAL_SECONDS
   value: {{ .Values.jobIntervalSeconds | quote }}
 - name: ENV
@@ -27,12 +24,5 @@ worker
 The worker serves nothing but metrics: one Service port, "metrics", for Prometheus discovery.
 */}}
 {{- define "worker-python.servicePorts" -}}
-- name: metrics
-  port: {{ .Values.metricsPort }}
-  targetPort: metrics
-  protocol: TCP
-{{- end -}}
-
-{{- define "worker-python.metricsContainerPort" -}}
-metrics
+{{ include "platform-lib.metricsServicePort" . }}
 {{- end -}}
