@@ -11,7 +11,7 @@ from platform_ops.config.settings import PlatformConfig
 from platform_ops.config.validation import load_config
 from platform_ops.config.yaml_files import YamlFile, key_name, read_yaml_file
 from platform_ops.contract import PROJECT
-from platform_ops.paths import REPO_ROOT, stack_file_path
+from platform_ops.paths import CHARTS_FOLDER, REPO_ROOT, stack_file_path
 
 _PREFIX = f"{PROJECT}:"
 
@@ -44,11 +44,12 @@ def stack_file_config(stack: str, repo_root: Path = REPO_ROOT) -> dict:
     return _settings(stack_file(stack, repo_root))
 
 
-def load_stack_file(stack: str) -> PlatformConfig:
-    """The settings of Pulumi.<stack>.yaml validated as the program validates them (no secret),
-    each problem on the line of the stack file where it is."""
-    parsed = read_stack_file(stack)
-    return load_config(stack, _settings(parsed.data.get("config") or {}), lines=_settings_lines(parsed))
+def load_stack_file(stack: str, repo_root: Path = REPO_ROOT) -> PlatformConfig:
+    """The settings of Pulumi.<stack>.yaml and the charts they deploy, validated as the program
+    validates them (no secret), each problem on the line of the file where it is."""
+    parsed = read_stack_file(stack, repo_root)
+    return load_config(stack, _settings(parsed.data.get("config") or {}), charts_dir=repo_root / CHARTS_FOLDER,
+                       lines=_settings_lines(parsed))
 
 
 def lines_of_settings(stack: str, settings: Mapping[str, Any], repo_root: Path = REPO_ROOT) -> dict[str, int]:
