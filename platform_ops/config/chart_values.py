@@ -57,7 +57,7 @@ def chart_problems(chart_dir: Path) -> list[str]:
               f'must be the chart\'s folder name, "{chart_dir.name}", a DNS label')
     if "version" in fields:
         check(("version",), isinstance(fields["version"], str) and bool(_SEMVER.match(fields["version"])),
-              'must be a SemVer 2 version in quotes or plain, such as 0.1.0')
+              'must be a SemVer 2 version such as 0.1.0')
     if "type" in fields:
         check(("type",), fields["type"] in _CHART_TYPES, 'must be "application" or "library"')
     if "appVersion" in fields:

@@ -78,7 +78,8 @@ def _key_lines(shown: str, node: yaml.Node, path: KeyPath, key_prefix: KeyPath,
                lines: dict[KeyPath, int]) -> None:
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.start_mark)
+            # A key that is itself a mapping or list is valid YAML but names no setting.
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else "<complex key>"
             line = key_node.start_mark.line + 1
             if path + (key,) in lines:
                 raise ConfigError(

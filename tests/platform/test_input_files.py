@@ -156,7 +156,7 @@ def test_every_chart_with_a_problem_is_named_at_once(repo):
 def test_a_chart_version_that_is_a_number_is_refused(repo):
     edit(repo / "charts/api-node/Chart.yaml", "version: 0.1.0\n#", "version: 1\n#")
     assert error_of(repo) == (
-        "charts/api-node/Chart.yaml:5: version must be a SemVer 2 version in quotes or plain, such as 0.1.0, got 1")
+        "charts/api-node/Chart.yaml:5: version must be a SemVer 2 version such as 0.1.0, got 1")
 
 
 def test_a_chart_named_other_than_its_folder_is_refused(repo):
