@@ -18,7 +18,7 @@ from components.cluster import KindCluster, KindClusterArgs, existing_cluster_ac
 from components.gitops import GitOpsApplications, GitOpsApplicationsArgs
 from components.ingress import Ingress, IngressArgs
 from components.kubernetes_provider import kubernetes_provider
-from components.prometheus import Prometheus, PrometheusArgs
+from components.prometheus import Prometheus, PrometheusArgs, RuleFileError, load_rule_files
 from components.registry import RegistryCredentials, RegistryCredentialsArgs
 from components.sources import SourceError, fetch_verified, verified_copy_path
 from platform_ops.config import ConfigError, KindClusterSettings, cluster_access_problems, offline_render, \
@@ -27,6 +27,9 @@ from platform_ops.contract import PROJECT
 
 try:
     cfg = read_pulumi_config(pulumi.get_stack())
+    # The rule files must name the apps: checked here, so that a mismatch stops the run with its
+    # one line before anything is registered, not with a traceback from inside the component.
+    load_rule_files([app.service for app in cfg.gitops.apps])
     stack_file = f"Pulumi.{cfg.stack}.yaml"
     if offline_render():
         # The offline render reaches no cluster and fetches nothing.
@@ -38,7 +41,7 @@ try:
         argocd_manifest = fetch_verified("argocd-install", cfg.argocd.install_manifest,
                                          cfg.argocd.install_manifest_sha256,
                                          f"{stack_file}: {PROJECT}:argocd.installManifest")
-except (ConfigError, SourceError) as error:
+except (ConfigError, RuleFileError, SourceError) as error:
     raise pulumi.RunError(str(error)) from None
 
 on_kind = isinstance(cfg.cluster, KindClusterSettings)

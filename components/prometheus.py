@@ -21,8 +21,9 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from platform_ops.config import PrometheusSettings
-from platform_ops.contract import (APPS_SCRAPE_JOB, DNS_LABEL, DURATION, METRICS_PORT_NAME, OBSERVABILITY_NAMESPACE, PART_OF,
-                                    POD_SECURITY_RESTRICTED_LABELS, PROMETHEUS_CONFIG_MAP, PROMETHEUS_NAME, PROMETHEUS_PORT)
+from platform_ops.contract import (APPS_SCRAPE_JOB, METRICS_PORT_NAME, OBSERVABILITY_NAMESPACE,
+                                    PART_OF, POD_SECURITY_RESTRICTED_LABELS, PROMETHEUS_CONFIG_MAP, PROMETHEUS_NAME,
+                                    PROMETHEUS_PORT)
 from platform_ops.paths import PROMETHEUS_RULES_DIR, REPO_ROOT
 
 COMPONENT_TYPE = "platform-ops:prometheus:Prometheus"
@@ -55,12 +56,6 @@ TSDB_SIZE_LIMIT = "2Gi"
 # Service, the EndpointSlice and the Pod behind each address.
 DISCOVERY = "endpointslice"
 
-# The one range of every rule in prometheus/rules/ (tests/prometheus/test_rules.py checks they use
-# no other): the scrape interval must give it enough samples.
-RATE_WINDOW = "5m"
-# A 5m rate needs several samples to be stable; four is the usual floor.
-MIN_SAMPLES_PER_RATE_WINDOW = 4
-
 # One rule group per file, prometheus/rules/<group>.yaml, so that promtool checks and unit-tests
 # the very files the ConfigMap carries.
 RULES_SUFFIX = ".yaml"
@@ -77,8 +72,6 @@ APP_ALERTS_GROUP = "platform-apps-alerts"
 APP_NAMING_ALERTS = ("AppTargetDown", "AppTargetMissing")
 # A `job` label matcher, equality or regex; DNS labels hold no quote.
 JOB_MATCHER = re.compile(r'\bjob=~?"([^"]*)"')
-
-_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 
 # What each Kubernetes discovery role of Prometheus reads (get, list and watch) without
 # attach_metadata: the objects its informers follow. Only the role this stack uses is listed;
@@ -106,25 +99,9 @@ def discovery_rbac_rules(role: str) -> list[dict]:
     ]
 
 
-def duration_seconds(duration: str) -> float:
-    """Seconds in a single-unit Prometheus duration such as 30s or 5m."""
-    match = DURATION.fullmatch(duration)
-    if not match:
-        raise ValueError(f"{duration!r} is not a Prometheus duration such as 30s or 5m")
-    return int(match.group(1)) * _SECONDS[match.group(2)]
-
-
-def _check_names(kind: str, names: Sequence[str]) -> list[str]:
-    names = list(names)
-    if not names:
-        raise ValueError(f"{kind}: at least one is required")
-    for name in names:
-        if not isinstance(name, str) or not DNS_LABEL.fullmatch(name):
-            raise ValueError(f"{kind}: {name!r} is not a DNS label")
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise ValueError(f"{kind}: {', '.join(duplicates)} listed more than once")
-    return names
+class RuleFileError(ValueError):
+    """prometheus/rules/ is not what the ConfigMap needs; the message is one line naming the file
+    and the key."""
 
 
 def _alternation(names: Sequence[str]) -> str:
@@ -134,15 +111,8 @@ def _alternation(names: Sequence[str]) -> str:
 
 def build_prometheus_config(settings: PrometheusSettings, namespaces: Sequence[str],
                             apps: Sequence[str]) -> dict:
-    """prometheus.yml: the platform's apps found through EndpointSlices, plus Prometheus itself."""
-    namespaces = _check_names("app namespaces", namespaces)
-    apps = _check_names("apps", apps)
-    interval = duration_seconds(settings.scrape_interval)
-    longest = duration_seconds(RATE_WINDOW) / MIN_SAMPLES_PER_RATE_WINDOW
-    if interval > longest:
-        raise ValueError(
-            f"scrape interval {settings.scrape_interval} is too long for the rules' {RATE_WINDOW} rate "
-            f"windows: they need {MIN_SAMPLES_PER_RATE_WINDOW} samples, so at most {longest:g}s")
+    """prometheus.yml: the platform's apps found through EndpointSlices, plus Prometheus itself.
+    The settings, namespaces and apps are valid: platform_ops.config checked them."""
     meta = "__meta_kubernetes_"
     return {
         "global": {
@@ -160,7 +130,7 @@ def build_prometheus_config(settings: PrometheusSettings, namespaces: Sequence[s
                 "job_name": APPS_SCRAPE_JOB,
                 "kubernetes_sd_configs": [{
                     "role": DISCOVERY,
-                    "namespaces": {"names": namespaces},
+                    "namespaces": {"names": list(namespaces)},
                 }],
                 "relabel_configs": [
                     # Only the platform's own Services: anything else in the namespace is ignored.
@@ -199,29 +169,29 @@ def load_rule_group(path: Path) -> dict:
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         at = f" (line {mark.line + 1})" if mark is not None else ""
-        raise ValueError(f"{where}: not valid YAML: {getattr(error, 'problem', None) or error}{at}") from None
+        raise RuleFileError(f"{where}: not valid YAML: {getattr(error, 'problem', None) or error}{at}") from None
     groups = document.get("groups") if isinstance(document, dict) else None
     if not isinstance(groups, list):
-        raise ValueError(f"{where}: groups: missing or not a list")
+        raise RuleFileError(f"{where}: groups: missing or not a list")
     if len(groups) != 1:
-        raise ValueError(f"{where}: groups: {len(groups)} groups, expected exactly one")
+        raise RuleFileError(f"{where}: groups: {len(groups)} groups, expected exactly one")
     [group] = groups
     if not isinstance(group, dict):
-        raise ValueError(f"{where}: groups[0]: not a mapping")
+        raise RuleFileError(f"{where}: groups[0]: not a mapping")
     if group.get("name") != path.stem:
-        raise ValueError(f"{where}: groups[0].name: {group.get('name')!r} does not match the file name "
+        raise RuleFileError(f"{where}: groups[0].name: {group.get('name')!r} does not match the file name "
                          f"(expected {path.stem!r})")
     rules = group.get("rules")
     if not isinstance(rules, list):
-        raise ValueError(f"{where}: groups[0].rules: missing or not a list")
+        raise RuleFileError(f"{where}: groups[0].rules: missing or not a list")
     for index, rule in enumerate(rules):
         key = f"groups[0].rules[{index}]"
         if not isinstance(rule, dict):
-            raise ValueError(f"{where}: {key}: not a mapping")
+            raise RuleFileError(f"{where}: {key}: not a mapping")
         if "alert" not in rule and "record" not in rule:
-            raise ValueError(f"{where}: {key}: neither alert nor record")
+            raise RuleFileError(f"{where}: {key}: neither alert nor record")
         if not rule.get("expr"):
-            raise ValueError(f"{where}: {key}.expr: missing in {rule.get('alert') or rule.get('record')}")
+            raise RuleFileError(f"{where}: {key}.expr: missing in {rule.get('alert') or rule.get('record')}")
     return group
 
 
@@ -231,29 +201,28 @@ def _check_app_alerts(path: Path, group: dict, apps: Sequence[str]) -> None:
     for alert in APP_NAMING_ALERTS:
         found = [(i, rule) for i, rule in enumerate(group["rules"]) if rule.get("alert") == alert]
         if not found:
-            raise ValueError(f"{_shown(path)}: groups[0].rules: no alert {alert}, which has to name every app "
+            raise RuleFileError(f"{_shown(path)}: groups[0].rules: no alert {alert}, which has to name every app "
                              f"(APP_NAMING_ALERTS in components/prometheus.py)")
         for index, rule in found:
             named = sorted({app for matcher in JOB_MATCHER.findall(rule["expr"]) for app in matcher.split("|")})
             if named != expected:
-                raise ValueError(f"{_shown(path)}: groups[0].rules[{index}].expr: {alert} names the apps "
+                raise RuleFileError(f"{_shown(path)}: groups[0].rules[{index}].expr: {alert} names the apps "
                                  f"{', '.join(named) or 'none'}, not the apps Prometheus scrapes: {', '.join(expected)}")
 
 
 def load_rule_files(apps: Sequence[str], rules_dir: Path = PROMETHEUS_RULES_DIR) -> dict[str, dict]:
     """Rule file name -> rule file: the groups of `rules_dir` as RULE_FILES puts them into the
     ConfigMap, each group as its file has it."""
-    apps = _check_names("apps", apps)
     listed = {group: file_name for file_name, groups in RULE_FILES.items() for group in groups}
     for path in sorted(rules_dir.glob(f"*{RULES_SUFFIX}")):
         if path.stem not in listed:
-            raise ValueError(f"{_shown(path)}: group {path.stem} is in no rule file of the ConfigMap "
+            raise RuleFileError(f"{_shown(path)}: group {path.stem} is in no rule file of the ConfigMap "
                              f"(RULE_FILES in components/prometheus.py)")
     groups = {}
     for group_name, file_name in listed.items():
         path = rules_dir / f"{group_name}{RULES_SUFFIX}"
         if not path.is_file():
-            raise ValueError(f"{_shown(path)}: missing; RULE_FILES in components/prometheus.py puts group "
+            raise RuleFileError(f"{_shown(path)}: missing; RULE_FILES in components/prometheus.py puts group "
                              f"{group_name} into {file_name}")
         groups[group_name] = load_rule_group(path)
     _check_app_alerts(rules_dir / f"{APP_ALERTS_GROUP}{RULES_SUFFIX}", groups[APP_ALERTS_GROUP], apps)
@@ -427,14 +396,14 @@ class Prometheus(pulumi.ComponentResource):
 
     Children: the Namespace, a ServiceAccount, a discovery Role and RoleBinding in each app
     namespace, the ConfigMap (prometheus.yml and the rule files), the Deployment, its Service and
-    NetworkPolicy. Arguments that Prometheus would refuse, or apps that the rules do not name,
-    raise ValueError before anything is registered.
+    NetworkPolicy. The settings are valid (platform_ops.config checked them); apps that the rules
+    do not name raise RuleFileError before anything is registered.
     """
 
     def __init__(self, name: str, args: PrometheusArgs, opts: Optional[pulumi.ResourceOptions] = None):
         settings = args.settings
-        # Invalid arguments fail before anything is registered.
-        namespaces = _check_names("app namespaces", args.app_namespaces)
+        namespaces = list(args.app_namespaces)
+        # Rule files that do not fit the apps fail before anything is registered.
         data = config_map_data(settings, namespaces, args.apps)
         policy = network_policy_spec(namespaces, args.apps, settings.api_server_cidrs)
         # Under the former type, the component and its children keep their state instead of being

@@ -52,6 +52,11 @@ PROMETHEUS_PORT = 9090
 PROMETHEUS_CONFIG_MAP = "prometheus-config"
 # The scrape job that discovers the apps.
 APPS_SCRAPE_JOB = "platform-apps"
+# The one range of every rule in prometheus/rules/ (tests/prometheus/test_rules.py checks they use
+# no other): the stack's scrape interval must give it enough samples.
+RATE_WINDOW = "5m"
+# A 5m rate needs several samples to be stable; four is the usual floor.
+MIN_SAMPLES_PER_RATE_WINDOW = 4
 
 # --- the apps --------------------------------------------------------------------------------
 # UID/GID the app images declare (the distroless "nonroot" user).

@@ -27,7 +27,8 @@ def stacks(root: Path) -> list[str]:
 
 
 def chart_type(chart_yaml: Path) -> str:
-    for line in chart_yaml.read_text(encoding="utf-8").splitlines():
+    # Undecodable bytes are replaced, not fatal: the config check names them with the file.
+    for line in chart_yaml.read_text(encoding="utf-8", errors="replace").splitlines():
         match = _CHART_TYPE.fullmatch(line)
         if match:
             return match.group("type")

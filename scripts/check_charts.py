@@ -12,7 +12,10 @@ import argparse
 import sys
 from pathlib import Path
 
+import pulumi
+
 from platform_ops.chart_checks.stack import check_stack
+from platform_ops.config import ConfigError
 from platform_ops.paths import REPO_ROOT, stack_file_path
 from platform_ops.render.charts import ChartRenderError, Renderer, stack_manifests
 
@@ -29,6 +32,11 @@ def main(argv: list[str]) -> int:
         return 2
     try:
         manifests = stack_manifests(stack)
+    except (ConfigError, pulumi.RunError) as error:
+        # The stack file or a chart's files are not valid: one line per problem, as `make render`.
+        print(error, file=sys.stderr)
+        return 1
+    try:
         with Renderer(args.charts_from) as renderer:
             problems = check_stack(stack, manifests, renderer)
     except ChartRenderError as err:

@@ -2,13 +2,13 @@
 
     python scripts/check_cluster_access.py STACK
 
-Exit 0 when the stack's config is valid and its kubeconfig and context exist;
-otherwise prints each problem, naming the stack file and key, and exits 1."""
+Exit 0 when the stack file, the charts it deploys and its config are valid and its kubeconfig
+and context exist; otherwise prints each problem, naming the file, line and key, and exits 1."""
 from __future__ import annotations
 
 import sys
 
-from platform_ops.config import ConfigError, cluster_access_problems, load_config, stack_file_config
+from platform_ops.config import ConfigError, cluster_access_problems, load_stack_file
 
 
 def main(argv: list[str]) -> int:
@@ -17,7 +17,7 @@ def main(argv: list[str]) -> int:
         return 2
     stack = argv[0]
     try:
-        cfg = load_config(stack, stack_file_config(stack))
+        cfg = load_stack_file(stack)
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 1

@@ -1,11 +1,12 @@
 """How a stack's raw settings are walked: the reader that checks each field's shape and
-collects every problem, worded as `Pulumi.<stack>.yaml: platform-ops:<key> <what is wrong>`,
-instead of stopping at the first."""
+collects every problem, worded as `Pulumi.<stack>.yaml:<line>: platform-ops:<key> <what is wrong>`
+(the line when the settings come from the stack file), instead of stopping at the first."""
 from __future__ import annotations
 
 import re
 from typing import Any, Mapping, Optional
 
+from platform_ops.config.yaml_files import located
 from platform_ops.contract import DNS_LABEL, PROJECT
 from platform_ops.paths import stack_file_path
 
@@ -32,13 +33,24 @@ def show_value(value: Any) -> str:
 class SettingsReader:
     """Walks the raw config and collects every problem instead of stopping at the first."""
 
-    def __init__(self, stack: str, raw: Mapping[str, Any]):
+    def __init__(self, stack: str, raw: Mapping[str, Any], lines: Optional[Mapping[str, int]] = None):
         self.stack_file = stack_file_path(stack).name
         self.raw = raw
+        # The stack file's line of each setting, by key (`cluster.httpPort`); empty when the
+        # settings do not come from the file.
+        self.lines = lines or {}
         self.problems: list[str] = []
 
     def problem(self, key: str, text: str) -> None:
-        self.problems.append(f"{self.stack_file}: {PROJECT}:{key} {text}")
+        self.problems.append(f"{located(self.stack_file, self.line_of(key))}: {PROJECT}:{key} {text}")
+
+    def line_of(self, key: str) -> Optional[int]:
+        """The line of `key`, or of the nearest section above it: a missing key is added there."""
+        while key:
+            if key in self.lines:
+                return self.lines[key]
+            key = key.rpartition(".")[0]
+        return None
 
     def section(self, name: str, required: bool = True, parent: Optional[Mapping[str, Any]] = None
                 ) -> Mapping[str, Any]:

@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 from platform_ops.config.settings import SECRET_KEYS, PlatformConfig
+from platform_ops.config.stack_files import lines_of_settings
 from platform_ops.config.validation import load_config
 from platform_ops.contract import PROJECT
 
@@ -45,4 +46,4 @@ def read_pulumi_config(stack: str) -> PlatformConfig:
     # value made from it leaves the program as a secret.
     if "argocdAdminPassword" in secrets:
         secrets["argocdAdminPassword"] = config.get("argocdAdminPassword")
-    return load_config(stack, raw, secrets=secrets)
+    return load_config(stack, raw, secrets=secrets, lines=lines_of_settings(stack, raw))

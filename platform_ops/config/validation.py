@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-from platform_ops.config.chart_values import check_charts_match_platform, ingress_tls
+from platform_ops.config.chart_values import app_values, chart_problems, check_charts_match_platform, ingress_tls
 from platform_ops.config.errors import ConfigError
 from platform_ops.config.reader import SettingsReader, show_value
 from platform_ops.config.settings import (
@@ -16,9 +16,11 @@ from platform_ops.config.settings import (
     IssuerSettings, KindClusterSettings, PlatformConfig, PrometheusSettings, RegistrySettings,
     argocd_install_manifest_url,
 )
-from platform_ops.contract import APPS_NAMESPACE, CLUSTER_NAMESPACES, DURATION, INGRESS_CONTROLLER_NAMESPACE, PROJECT
+from platform_ops.contract import (APPS_NAMESPACE, CLUSTER_NAMESPACES, DURATION, INGRESS_CONTROLLER_NAMESPACE,
+                                   MIN_SAMPLES_PER_RATE_WINDOW, PROJECT, RATE_WINDOW)
 from platform_ops.layout import application_charts
 from platform_ops.paths import CHARTS_DIR
+from platform_ops.quantity import duration_seconds, parse_quantity
 
 _PINNED_VERSION = re.compile(r"^v\d+\.\d+\.\d+$")
 _PINNED_CHART_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
@@ -40,13 +42,14 @@ _ARGOCD_DURATION = re.compile(r"^\d+(s|m|h)$")
 
 
 def load_config(stack: str, raw: Mapping[str, Any], secrets: Optional[Mapping[str, Any]] = None,
-                charts_dir: Path = CHARTS_DIR) -> PlatformConfig:
+                charts_dir: Path = CHARTS_DIR, lines: Optional[Mapping[str, int]] = None) -> PlatformConfig:
     """Validate `raw` (the stack's `platform-ops:*` settings, keys without the
     project prefix) and return typed settings, or raise ConfigError.
 
-    `secrets` maps the SECRET_KEYS that are set to their (secret) values."""
+    `secrets` maps the SECRET_KEYS that are set to their (secret) values; `lines` the settings
+    to their line in the stack file, when `raw` was read from it."""
     secrets = secrets or {}
-    reader = SettingsReader(stack, raw)
+    reader = SettingsReader(stack, raw, lines)
     for key in raw:
         if key not in CONFIG_KEYS:
             reader.problem(key, f"is not a known setting (known: {', '.join(CONFIG_KEYS)})")
@@ -174,19 +177,26 @@ def _read_gitops(reader: SettingsReader, stack: str, charts_dir: Path) -> GitOps
     if namespace in CLUSTER_NAMESPACES:
         reader.problem("gitops.namespace", f"is {namespace}, which belongs to the cluster: the apps get a "
                                            f"namespace of their own, such as {APPS_NAMESPACE}")
+    for chart_yaml in sorted(charts_dir.glob("*/Chart.yaml")):
+        reader.problems.extend(chart_problems(chart_yaml.parent))
     apps = []
     for service in application_charts(charts_dir):
-        values_file = charts_dir / service / f"values-{stack}.yaml"
-        if not values_file.is_file():
+        value_files = ("values.yaml", f"values-{stack}.yaml")
+        if not (charts_dir / service / value_files[-1]).is_file():
             reader.problems.append(
                 f"charts/{service}/values-{stack}.yaml: missing; every application chart needs "
                 f"a values file for stack {stack}")
             continue
+        try:
+            values = app_values(charts_dir / service, value_files)
+        except ConfigError as error:
+            reader.problems.extend(str(error).splitlines())
+            continue
         apps.append(AppChart(
             service=service,
             path=f"charts/{service}",
-            value_files=("values.yaml", f"values-{stack}.yaml"),
-            tls=ingress_tls(charts_dir / service, values_file),
+            value_files=value_files,
+            tls=ingress_tls(values),
         ))
     if not apps and not reader.problems:
         reader.problems.append(f"charts/: no application chart found in {charts_dir}")
@@ -207,7 +217,7 @@ def _read_prometheus(reader: SettingsReader) -> PrometheusSettings:
     section = reader.section("prometheus")
     duration = "must be a duration such as 30s, 15m or 2d"
     quantity = "must be a Kubernetes quantity such as 100m, 256Mi or 1Gi"
-    return PrometheusSettings(
+    settings = PrometheusSettings(
         version=reader.string(section, "prometheus.version", None, re.compile(r"^v3\.\d+\.\d+$"),
                               "must be a pinned Prometheus 3 version such as v3.13.4"),
         image_digest=reader.string(section, "prometheus.imageDigest", None, _IMAGE_DIGEST,
@@ -220,6 +230,19 @@ def _read_prometheus(reader: SettingsReader) -> PrometheusSettings:
         memory_limit=reader.string(section, "prometheus.memoryLimit", "512Mi", _QUANTITY, quantity),
         api_server_cidrs=_read_api_server_cidrs(reader, section),
     )
+    # The rules' rate windows need MIN_SAMPLES_PER_RATE_WINDOW samples each.
+    longest = duration_seconds(RATE_WINDOW) / MIN_SAMPLES_PER_RATE_WINDOW
+    if settings.scrape_interval and duration_seconds(settings.scrape_interval) > longest:
+        reader.problem("prometheus.scrapeInterval",
+                       f"must be at most {longest:g}s: the rules' {RATE_WINDOW} rate windows need "
+                       f"{MIN_SAMPLES_PER_RATE_WINDOW} samples each, got {show_value(settings.scrape_interval)}")
+    # Kubernetes refuses a container whose request exceeds its limit, but only once it is applied.
+    if (settings.memory_request and settings.memory_limit
+            and parse_quantity(settings.memory_request) > parse_quantity(settings.memory_limit)):
+        reader.problem("prometheus.memoryRequest",
+                       f"must not exceed prometheus.memoryLimit ({settings.memory_limit}), "
+                       f"got {show_value(settings.memory_request)}")
+    return settings
 
 
 def _read_api_server_cidrs(reader: SettingsReader, section: Mapping[str, Any]) -> tuple[str, ...]:

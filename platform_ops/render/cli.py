@@ -18,7 +18,7 @@ from typing import Optional
 
 import pulumi
 
-from platform_ops.config import stack_file
+from platform_ops.config import ConfigError, stack_file
 from platform_ops.paths import REPO_ROOT
 from platform_ops.render.charts import ChartRenderError, Renderer
 from platform_ops.render.output import shown_path, stack_summary, write_render
@@ -48,6 +48,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     except FileNotFoundError as error:
         print(f"render: {error}", file=sys.stderr)
         return 2
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 1
     except pulumi.RunError as error:
         print(str(error), file=sys.stderr)
         return 1

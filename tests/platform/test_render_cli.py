@@ -186,7 +186,7 @@ def test_bad_config_fails_names_the_key_and_writes_nothing(project):
     result = run_render(project, "dev")
     assert result.returncode == 1
     assert result.stderr.strip() == (
-        'Pulumi.dev.yaml: platform-ops:argocd.version must be a pinned version such as v3.5.7, got "stable"')
+        'Pulumi.dev.yaml:21: platform-ops:argocd.version must be a pinned version such as v3.5.7, got "stable"')
     assert not (project / "build").exists()
 
 

@@ -117,37 +117,6 @@ def test_several_app_namespaces_are_all_watched():
         {"role": "endpointslice", "namespaces": {"names": ["default", "team-a"]}}]
 
 
-def test_a_scrape_interval_too_long_for_the_rate_windows_is_refused():
-    with pytest.raises(ValueError) as error:
-        prom.build_prometheus_config(settings(scrape_interval="2m"), ["default"], APPS)
-    assert str(error.value) == (
-        "scrape interval 2m is too long for the rules' 5m rate windows: they need 4 samples, so at most 75s")
-
-
 def test_the_longest_allowed_scrape_interval_is_accepted():
     config = prom.build_prometheus_config(settings(scrape_interval="75s"), ["default"], APPS)
     assert config["global"] == {"scrape_interval": "75s", "evaluation_interval": "75s"}
-
-
-@pytest.mark.parametrize("namespaces, apps, message", [
-    ([], APPS, "app namespaces: at least one is required"),
-    (["default"], [], "apps: at least one is required"),
-    (["Default"], APPS, "app namespaces: 'Default' is not a DNS label"),
-    (["default"], ["api-node", "core.go"], "apps: 'core.go' is not a DNS label"),
-    (["default"], ["api-node", "api-node"], "apps: api-node listed more than once"),
-])
-def test_bad_namespaces_or_apps_are_refused(namespaces, apps, message):
-    with pytest.raises(ValueError) as error:
-        prom.build_prometheus_config(settings(), namespaces, apps)
-    assert str(error.value) == message
-
-
-@pytest.mark.parametrize("duration, seconds", [("30s", 30), ("5m", 300), ("2d", 172800), ("500ms", 0.5)])
-def test_durations(duration, seconds):
-    assert prom.duration_seconds(duration) == seconds
-
-
-def test_a_duration_with_two_units_is_refused():
-    with pytest.raises(ValueError) as error:
-        prom.duration_seconds("1m30s")
-    assert str(error.value) == "'1m30s' is not a Prometheus duration such as 30s or 5m"

@@ -251,13 +251,15 @@ def test_the_component_registers_its_outputs():
     }
 
 
-def test_invalid_arguments_fail_before_anything_is_registered():
+def test_apps_the_rule_files_do_not_name_fail_before_anything_is_registered():
     args = program_args("dev")
 
     def program():
-        with pytest.raises(ValueError) as error:
-            prom.Prometheus("prometheus", dataclasses.replace(args, apps=[]))
-        assert str(error.value) == "apps: at least one is required"
+        with pytest.raises(prom.RuleFileError) as error:
+            prom.Prometheus("prometheus", dataclasses.replace(args, apps=["api-node"]))
+        assert str(error.value) == (
+            "prometheus/rules/platform-apps-alerts.yaml: groups[0].rules[0].expr: AppTargetDown names the apps "
+            "api-node, core-go, worker-python, not the apps Prometheus scrapes: api-node")
 
     registered = run_program(program)
     assert registered == []

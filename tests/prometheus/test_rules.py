@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from components import prometheus as prom
-from platform_ops.contract import STACKS
+from platform_ops.contract import RATE_WINDOW, STACKS
 from platform_ops.paths import PROMETHEUS_RULES_DIR, REPO_ROOT
 from tests.prometheus.harness import RULE_TESTS_DIR, run
 
@@ -111,9 +111,9 @@ def test_every_recording_rule_has_a_unit_test():
 
 
 def test_every_rule_range_is_the_rate_window_the_scrape_interval_is_checked_against():
-    # build_prometheus_config refuses a scrape interval that gives RATE_WINDOW too few samples.
+    # platform_ops.config refuses a scrape interval that gives RATE_WINDOW too few samples.
     ranges = {r for rule in _rules() for r in re.findall(r"\[(\w+)\]", rule["expr"])}
-    assert ranges == {prom.RATE_WINDOW}
+    assert ranges == {RATE_WINDOW}
 
 
 @pytest.mark.parametrize("status", sorted(http.HTTPStatus, key=int), ids=lambda s: str(int(s)))
