@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components import prometheus as prom
 from platform_ops.contract import RATE_WINDOW, STACKS
 from platform_ops.paths import PROMETHEUS_RULES_DIR, REPO_ROOT
 from tests.prometheus.harness import RULE_TESTS_DIR, run
