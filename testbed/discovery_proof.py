@@ -553,22 +553,6 @@ def stand_in_cluster(chart_manifests: dict[str, list[dict]], namespace: str
                 decoys.append(Decoy(name, "Service of an app that is not the platform's"))
         for service in cluster.services:
             cluster.endpoint_slices += endpoint_slices(service, cluster.pods)
-        # The API server's own Service lives in default in every cluster: no pods, port https.
-        if namespace == "default":
-            kubernetes = {"apiVersion": "v1", "kind": "Service",
-                          "metadata": {"name": "kubernetes", "namespace": namespace,
-                                       "labels": {"component": "apiserver", "provider": "kubernetes"}},
-                          "spec": {"ports": [{"name": "https", "port": 443, "targetPort": 6443}]}}
-            cluster.services.append(kubernetes)
-            # Without a selector the API server keeps this slice itself: no pod behind it.
-            cluster.endpoint_slices.append({
-                "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-                "metadata": {"name": "kubernetes", "namespace": namespace,
-                             "labels": {SERVICE_NAME_LABEL: "kubernetes"}},
-                "addressType": "IPv4",
-                "ports": [{"name": "https", "port": 6443, "protocol": "TCP"}],
-                "endpoints": [{"addresses": [next(addresses)], "conditions": {"ready": True}}],
-            })
         yield cluster, decoys
 
 

@@ -27,15 +27,15 @@ ENV_VALUES = "charts/worker-python/values-dev.yaml"
 # (file, what is done to it, the text replaced, its replacement, the one line expected)
 GARBLES = [
     (STACK_FILE, "truncated", "    scrapeInterval: 30s\n", "    scrapeInterval: 3",
-     "Pulumi.dev.yaml:40: platform-ops:prometheus.scrapeInterval must be a non-empty string, got 3"),
+     "Pulumi.dev.yaml:43: platform-ops:prometheus.scrapeInterval must be a non-empty string, got 3"),
     (STACK_FILE, "tab", "    httpsPort: 443", "\thttpsPort: 443",
      "Pulumi.dev.yaml:10: platform-ops:cluster is not valid YAML: found character '\\t' that cannot start any "
      "token while scanning for the next token (column 1)"),
-    (STACK_FILE, "unclosed quote", "    namespace: default", '    namespace: "default',
-     "Pulumi.dev.yaml:33: platform-ops:gitops.namespace is not valid YAML: found unexpected end of stream "
+    (STACK_FILE, "unclosed quote", "    namespace: apps", '    namespace: "apps',
+     "Pulumi.dev.yaml:34: platform-ops:gitops.namespace is not valid YAML: found unexpected end of stream "
      "while scanning a quoted scalar (column 16)"),
     (STACK_FILE, "wrong type", "scrapeInterval: 30s", "scrapeInterval: 90s",
-     "Pulumi.dev.yaml:40: platform-ops:prometheus.scrapeInterval must be at most 75s: the rules' 5m rate "
+     "Pulumi.dev.yaml:43: platform-ops:prometheus.scrapeInterval must be at most 75s: the rules' 5m rate "
      'windows need 4 samples each, got "90s"'),
     (CHART_YAML, "truncated", "repository: file://../platform-lib\n", "repository: file://../platform-l",
      "charts/api-node/Chart.yaml:8: dependencies do not match Chart.lock (locked: platform-lib 0.1.0 from "
@@ -51,16 +51,16 @@ GARBLES = [
      "got ['api-node']"),
     (VALUES, "truncated", "  readiness:\n    periodSeconds: 5\n    timeoutSeconds: 2\n    failureThreshold: 3\n",
      "  readiness:\n    periodSeconds: 5\n    timeoutSeconds: 2\n    failureThreshold: ",
-     "charts/core-go/values.yaml:51: probes.readiness.failureThreshold does not match values.schema.json: "
+     "charts/core-go/values.yaml:52: probes.readiness.failureThreshold does not match values.schema.json: "
      "None is not of type 'integer'"),
     (VALUES, "tab", "  path: /health", "\tpath: /health",
-     "charts/core-go/values.yaml:38: probes is not valid YAML: found character '\\t' that cannot start any "
+     "charts/core-go/values.yaml:39: probes is not valid YAML: found character '\\t' that cannot start any "
      "token while scanning for the next token (column 1)"),
     (VALUES, "unclosed quote", "logLevel: info", "logLevel: 'info",
-     "charts/core-go/values.yaml:24: logLevel is not valid YAML: found unexpected end of stream while "
+     "charts/core-go/values.yaml:25: logLevel is not valid YAML: found unexpected end of stream while "
      "scanning a quoted scalar (column 11)"),
     (VALUES, "wrong type", "port: 8080", "port: http",
-     "charts/core-go/values.yaml:21: port does not match values.schema.json: 'http' is not of type 'integer'"),
+     "charts/core-go/values.yaml:22: port does not match values.schema.json: 'http' is not of type 'integer'"),
     (ENV_VALUES, "truncated", "    memory: 128Mi\n", "    memory: 128",
      "charts/worker-python/values-dev.yaml:24: resources.limits.memory does not match values.schema.json: "
      "128 is not of type 'string'"),

@@ -41,7 +41,7 @@ def test_the_stack_files_and_charts_of_the_repository_load(repo):
 def test_a_setting_problem_names_its_line_in_the_stack_file(repo):
     edit(repo / "Pulumi.dev.yaml", "scrapeInterval: 30s", "scrapeInterval: 90s")
     assert error_of(repo) == (
-        'Pulumi.dev.yaml:40: platform-ops:prometheus.scrapeInterval must be at most 75s: the rules\' 5m rate '
+        'Pulumi.dev.yaml:43: platform-ops:prometheus.scrapeInterval must be at most 75s: the rules\' 5m rate '
         'windows need 4 samples each, got "90s"')
 
 
@@ -52,8 +52,8 @@ def test_a_setting_of_the_wrong_type_names_its_line(repo):
 
 
 def test_a_missing_setting_names_the_line_of_its_section(repo):
-    edit(repo / "Pulumi.dev.yaml", "    version: v3.13.5\n", "")
-    assert error_of(repo) == "Pulumi.dev.yaml:37: platform-ops:prometheus.version is required"
+    edit(repo / "Pulumi.dev.yaml", "    version: v3.13.4\n", "")
+    assert error_of(repo) == "Pulumi.dev.yaml:38: platform-ops:prometheus.version is required"
 
 
 def test_a_tab_in_the_stack_file_names_line_column_and_section(repo):
@@ -72,7 +72,7 @@ def test_an_unclosed_quote_is_named_where_it_opens(repo):
 
 def test_a_key_set_twice_is_refused_with_both_lines(repo):
     edit(repo / "Pulumi.dev.yaml", "    retention: 2d\n", "    retention: 2d\n    retention: 3d\n")
-    assert error_of(repo) == "Pulumi.dev.yaml:40: platform-ops:prometheus.retention is set twice (first on line 39)"
+    assert error_of(repo) == "Pulumi.dev.yaml:43: platform-ops:prometheus.retention is set twice (first on line 42)"
 
 
 def test_a_stack_file_that_is_not_utf8_is_refused(repo):
@@ -94,7 +94,7 @@ def test_a_config_block_that_is_not_a_mapping_is_refused(repo):
 def test_prometheus_memory_request_above_its_limit_is_refused(repo):
     edit(repo / "Pulumi.dev.yaml", "    scrapeInterval: 30s\n", "    scrapeInterval: 30s\n    memoryRequest: 1Gi\n")
     assert error_of(repo) == (
-        'Pulumi.dev.yaml:41: platform-ops:prometheus.memoryRequest must not exceed prometheus.memoryLimit (512Mi), '
+        'Pulumi.dev.yaml:44: platform-ops:prometheus.memoryRequest must not exceed prometheus.memoryLimit (512Mi), '
         'got "1Gi"')
 
 
@@ -115,7 +115,7 @@ def test_a_value_of_the_wrong_type_names_the_values_file_line_and_key(repo):
 def test_a_value_only_values_yaml_sets_is_named_there(repo):
     edit(repo / "charts/core-go/values.yaml", "revisionHistoryLimit: 5", "revisionHistoryLimit: many")
     assert error_of(repo) == (
-        "charts/core-go/values.yaml:27: revisionHistoryLimit does not match values.schema.json: "
+        "charts/core-go/values.yaml:28: revisionHistoryLimit does not match values.schema.json: "
         "'many' is not of type 'integer'")
 
 

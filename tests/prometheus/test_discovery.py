@@ -178,7 +178,6 @@ def test_ports_other_than_metrics_are_dropped(observed):
         ("api-node", "metrics", "Pending"),
         ("core-go", "http", "Running"),
         ("core-go-debug", "metrics", "Running"),
-        ("kubernetes", "https", ""),
         ("toolbox", "metrics", "Running"),
     ]
 
@@ -189,7 +188,7 @@ def test_the_error_ratio_rule_counts_numeric_and_text_5xx(observed):
     ratios = {s["metric"]["job"]: float(s["value"][1]) for s in observed.error_ratio}
     assert ratios.keys() == {"api-node", "core-go"}
     assert all(abs(r - 0.1) < 1e-9 for r in ratios.values()), ratios
-    assert {s["metric"]["namespace"] for s in observed.error_ratio} == {"default"}
+    assert {s["metric"]["namespace"] for s in observed.error_ratio} == {"apps"}
 
 
 def test_the_latency_rules_return_data_for_both_http_apps(observed):
@@ -202,7 +201,7 @@ def test_the_latency_rules_return_data_for_both_http_apps(observed):
 def test_the_worker_counter_is_scraped_with_its_pod(observed):
     series = observed.run.prometheus.query("worker_jobs_processed_total")
     assert [(s["metric"]["job"], s["metric"]["namespace"], s["metric"]["service"]) for s in series] == [
-        ("worker-python", "default", "worker-python")]
+        ("worker-python", "apps", "worker-python")]
 
 
 def test_every_rule_evaluates_and_only_the_5xx_ratio_alert_is_pending(observed):
