@@ -127,15 +127,12 @@ class ServiceRow:
 
 
 def split_image(image: str) -> tuple[str, str]:
-    """Repository and tag (or sha256: digest) of an image reference."""
-    if "@" in image:
-        repository, digest = image.split("@", 1)
-        return repository, digest
-    slash = image.rfind("/")
-    colon = image.rfind(":")
-    if colon > slash:
-        return image[:colon], image[colon + 1:]
-    return image, NONE
+    """Repository and what pins it: the tag, the sha256: digest, or both as tag@digest."""
+    name, at, digest = image.partition("@")
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    repository, tag = (name[:colon], name[colon + 1:]) if colon > slash else (name, "")
+    return repository, "@".join(part for part in (tag, digest) if part) or NONE
 
 
 def _quantity(value: Any) -> str:

@@ -135,6 +135,8 @@ def test_diff_names_a_service_and_a_platform_part_that_only_one_stack_has():
     ("ghcr.io/o/api:abc1234", ("ghcr.io/o/api", "abc1234")),
     ("localhost:5000/api", ("localhost:5000/api", "-")),
     ("api@sha256:00", ("api", "sha256:00")),
+    ("ghcr.io/o/api:abc1234@sha256:00", ("ghcr.io/o/api", "abc1234@sha256:00")),
+    ("localhost:5000/api:abc1234@sha256:00", ("localhost:5000/api", "abc1234@sha256:00")),
 ])
 def test_split_image(image, expected):
     assert render_summary.split_image(image) == expected
