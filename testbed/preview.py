@@ -25,7 +25,7 @@ from platform_ops.contract import PROJECT
 from platform_ops.layout import stacks
 from platform_ops.paths import REPO_ROOT, stack_file_path, testbed_dir
 from platform_ops.preview.changes import PreviewOutputError, PulumiChanges, first_error, read_preview
-from platform_ops.preview.charts import render_tree
+from platform_ops.preview.charts import SideRender, render_tree
 from platform_ops.preview.report import PreviewOutcome, format_report
 from platform_ops.preview.secrets import plan_secrets
 from testbed.controlplane import ControlPlane, ControlPlaneError
@@ -148,6 +148,15 @@ class PreviewEngine:
             return None, str(error)
 
 
+def as_in_the_checkout(engine_error: Optional[str], render: SideRender, stack: str) -> Optional[str]:
+    """A side's error with the lines of the checkout's own stack file. The engine runs a copy
+    whose stack file is rewritten (cluster access and sources), so the lines it names are the
+    copy's; the offline render reads the checkout, and fails on the same setting first."""
+    if engine_error is not None and render.error is not None and render.error.startswith(f"Pulumi.{stack}.yaml"):
+        return render.error
+    return engine_error
+
+
 class Base:
     """The base brought up on an engine's control plane once, and rendered offline; preview()
     compares a head with it, as many heads in turn as wanted (a preview changes nothing)."""
@@ -168,6 +177,7 @@ class Base:
             else:
                 self.error = engine.up_base(tree, self.config, plan_secrets(self.config, None).base)
             self.render = render.result()
+        self.error = as_in_the_checkout(self.error, self.render, self.stack)
 
     def preview(self, head_tree: Path, head_name: str) -> PreviewOutcome:
         """What `pulumi up` of the head would change from the base, and the charts' diff."""
@@ -183,6 +193,7 @@ class Base:
             if head_config is not None:
                 changes, head_error = self.engine.preview_head(head_tree, head_config, secrets.head)
             head_render = render.result()
+        head_error = as_in_the_checkout(head_error, head_render, self.stack)
         return PreviewOutcome(self.stack, self.name, head_name, self.render, head_render, secrets.changed, changes,
                               self.error, head_error, kind_cluster=head_config is not None and uses_kind(head_config))
 

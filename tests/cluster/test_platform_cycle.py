@@ -223,8 +223,8 @@ def test_a_new_admin_password_is_set_with_the_time_it_changed(platform):
     platform.project.run("config", "set", "--secret", "platform-ops:argocdAdminPassword", NEW_ADMIN_PASSWORD,
                          secret_args=True)
     assert platform.project.changes() == [
-        "update kubernetes:core/v1:SecretPatch argocd-admin-password",
-        "update kubernetes:core/v1:SecretPatch argocd-admin-password-mtime"]
+        "update platform-ops:argocd:ArgoCD$kubernetes:core/v1:SecretPatch argocd-admin-password",
+        "update platform-ops:argocd:ArgoCD$kubernetes:core/v1:SecretPatch argocd-admin-password-mtime"]
     platform.project.up()
     after = platform.cluster.get("secret", "argocd-secret", "-n", "argocd")["data"]
     assert bcrypt.checkpw(NEW_ADMIN_PASSWORD.encode(), base64.b64decode(after["admin.password"]))

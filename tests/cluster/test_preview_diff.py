@@ -30,8 +30,10 @@ STACK = "staging"
 STACK_FILE = f"Pulumi.{STACK}.yaml"
 SECRETS = ("  platform-ops:registryToken:\n    secure: v1:c2FsdA==:base-token-ciphertext\n"
            "  platform-ops:argocdAdminPassword:\n    secure: v1:c2FsdA==:base-password-ciphertext\n")
-RETENTION_ERROR = ('Pulumi.staging.yaml: platform-ops:prometheus.retention must be a duration such as 30s, '
-                   '15m or 2d, got "nonsense"')
+RETENTION_LINE = next(number for number, line in enumerate(
+    (REPO_ROOT / "Pulumi.staging.yaml").read_text().splitlines(), start=1) if line.strip().startswith("retention:"))
+RETENTION_ERROR = (f'Pulumi.staging.yaml:{RETENTION_LINE}: platform-ops:prometheus.retention must be a duration '
+                   'such as 30s, 15m or 2d, got "nonsense"')
 
 
 def copy_checkout(target: Path) -> Path:
@@ -194,7 +196,7 @@ def test_a_changed_secret_shows_as_secret_and_never_its_placeholder(base, trees,
     report = format_report(outcome)
     assert outcome.secrets_changed == ("platform-ops:registryToken",)
     [resource] = [r for r in outcome.changes.resources if r.op != "same"]
-    assert (resource.op, resource.object) == ("replace", "default/ghcr-cred")
+    assert (resource.op, resource.object) == ("replace", "apps/ghcr-cred")
     assert [(p.path, p.old, p.new) for p in resource.properties] == [
         ('data[".dockerconfigjson"]', "[secret]", "[secret]")]
     # Every file of the engine's runs (stack files, state, logs) and every output: no placeholder.

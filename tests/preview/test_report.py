@@ -12,6 +12,7 @@ from platform_ops.preview.changes import (PreviewOutputError, PulumiChanges, fir
 from platform_ops.preview.charts import SideRender, chart_diff
 from platform_ops.preview.report import PreviewOutcome, format_report
 from platform_ops.preview.secrets import BASE_PLACEHOLDER, CHANGED_PLACEHOLDER, plan_secrets
+from testbed.preview import as_in_the_checkout
 
 RECORDED = Path(__file__).parent / "recorded"
 # Retention 7d -> 9d and a new registry token, previewed against staging by the real engine.
@@ -228,3 +229,18 @@ def test_the_programs_error_is_looked_for_in_stderr_when_stdout_has_none():
 
 def test_without_an_error_message_the_engines_last_line_stands():
     assert first_error("", "panic: something\n\tgoroutine 1\n") == "goroutine 1"
+
+
+COPY_ERROR = 'Pulumi.staging.yaml:31: platform-ops:prometheus.retention must be a duration such as 30s, 15m or 2d'
+CHECKOUT_ERROR = 'Pulumi.staging.yaml:40: platform-ops:prometheus.retention must be a duration such as 30s, 15m or 2d'
+
+
+def test_an_error_in_the_stack_file_names_the_checkouts_line_not_the_engine_copys():
+    assert as_in_the_checkout(COPY_ERROR, SideRender(None, error=CHECKOUT_ERROR), "staging") == CHECKOUT_ERROR
+
+
+def test_an_engine_error_the_render_does_not_share_is_kept():
+    rendered = SideRender("summary", {})
+    assert as_in_the_checkout("error: the API server refused it", rendered, "staging") == \
+        "error: the API server refused it"
+    assert as_in_the_checkout(None, SideRender(None, error=CHECKOUT_ERROR), "staging") is None
