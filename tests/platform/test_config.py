@@ -97,7 +97,8 @@ def test_missing_section_is_named():
 def test_misspelt_setting_is_refused():
     assert error_for(argocd__verison="v3.5.7") == (
         "Pulumi.dev.yaml: platform-ops:argocd.verison is not a known setting "
-        "(known: version, installManifest, installManifestSha256, reconciliationTimeout, reconciliationJitter)")
+        "(known: install, namespace, version, installManifest, installManifestSha256, reconciliationTimeout, "
+        "reconciliationJitter)")
 
 
 def test_unknown_top_level_key_is_refused():
