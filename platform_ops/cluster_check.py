@@ -82,14 +82,14 @@ class ObjectRef:
         return f"{self.kind} {self.namespace + '/' if self.namespace else ''}{self.name}"
 
 
-# Runs `kubectl get <args> -o json` on the stack's cluster and returns the objects it printed.
+# Runs `kubectl get <args> -o json` on the stack's cluster and returns the objects it printed, managedFields kept.
 Reader = Callable[[Sequence[str]], list[dict]]
 
 
 def kubectl_reader(kubeconfig: str, context: str, kubectl: str = "kubectl") -> Reader:
     def read(args: Sequence[str]) -> list[dict]:
         command = [kubectl, f"--kubeconfig={os.path.expanduser(kubeconfig)}", f"--context={context}",
-                   "--request-timeout=30s", "get", *args, "-o", "json"]
+                   "--request-timeout=30s", "get", *args, "-o", "json", "--show-managed-fields"]
         try:
             result = subprocess.run(command, capture_output=True, text=True, timeout=60)
         except FileNotFoundError:

@@ -120,7 +120,7 @@ def _refuse_install_settings(reader: SettingsReader, section: Mapping[str, Any],
     for key in keys:
         if key in section:
             reader.problem(f"{name}.{key}", f'applies only when {name}.install is "{INSTALLED_BY_STACK}": '
-                                            f"the stack changes nothing of a {part} it did not install")
+                                            f"the stack changes nothing of {part} it did not install")
 
 
 def _read_cert_manager(reader: SettingsReader) -> CertManagerSettings:
@@ -149,7 +149,7 @@ def _read_cert_manager(reader: SettingsReader) -> CertManagerSettings:
     )
     namespace = reader.dns_label(section, "certManager.namespace", CERT_MANAGER_NAMESPACE)
     if install == ALREADY_ON_CLUSTER:
-        _refuse_install_settings(reader, section, "certManager", "cert-manager", ("version", "chart"))
+        _refuse_install_settings(reader, section, "certManager", "a cert-manager", ("version", "chart"))
         return CertManagerSettings(None, None, namespace, issuer, install)
     return CertManagerSettings(
         version=reader.string(section, "certManager.version", None, _PINNED_VERSION,
@@ -165,7 +165,7 @@ def _read_argocd(reader: SettingsReader, secrets: Mapping[str, Any]) -> ArgoCDSe
     install = _read_install(reader, section, "argocd.install")
     namespace = reader.dns_label(section, "argocd.namespace", ARGOCD_NAMESPACE)
     if install == ALREADY_ON_CLUSTER:
-        _refuse_install_settings(reader, section, "argocd", "Argo CD", (
+        _refuse_install_settings(reader, section, "argocd", "an Argo CD", (
             "version", "installManifest", "installManifestSha256", "reconciliationTimeout", "reconciliationJitter"))
         for key in ("argocdAdminPassword", "argocdWebhookSecret"):
             if key in secrets:
