@@ -24,6 +24,6 @@ def keep_on_destroy(taken_over: set[ObjectRef]) -> pulumi.ResourceTransform:
         if not any(ref.kind == kind and ref.name == name and namespace in (None, ref.namespace)
                    for ref in taken_over):
             return None
-        return pulumi.ResourceTransformResult(
-            props=args.props, opts=pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions(retain_on_delete=True)))
+        kept = pulumi.ResourceOptions(retain_on_delete=True)
+        return pulumi.ResourceTransformResult(props=args.props, opts=pulumi.ResourceOptions.merge(args.opts, kept))
     return transform

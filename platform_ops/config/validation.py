@@ -142,8 +142,9 @@ def _read_cert_manager(reader: SettingsReader) -> CertManagerSettings:
     issuer = IssuerSettings(
         type=issuer_type,
         # An existing issuer has no default name: the stack file names the one it uses.
-        name=reader.dns_label(issuer_section, "certManager.issuer.name",
-                              None if issuer_type == "existing" else DEFAULT_ISSUER_NAMES.get(issuer_type, "platform-ca")),
+        name=reader.dns_label(
+            issuer_section, "certManager.issuer.name",
+            None if issuer_type == "existing" else DEFAULT_ISSUER_NAMES.get(issuer_type, "platform-ca")),
         email=email,
         server=server,
     )

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from components.gitops import application_spec, project_spec
-from platform_ops.cluster_check import made_by_pulumi
+from platform_ops.cluster_check import CERT_MANAGER_CRDS, made_by_pulumi
 from platform_ops.config import load_config, stack_file_config
 from platform_ops.paths import REPO_ROOT, tools_dir
 from platform_ops.render.charts import Renderer
@@ -48,8 +48,10 @@ ARGOCD_NAMESPACE_IN_THE_WAY = (
     "on the cluster and this stack did not make it; nothing was changed. Set platform-ops:argocd.install to "
     '"cluster" to use the Argo CD there, or take it over: docs/operations.md, "Taking over what is in the way"')
 # The objects whose resourceVersions prove the user's installs untouched.
-USER_INSTALL_OBJECTS = (("deployments", "-n", "argocd"), ("deployments", "-n", "cert-manager"),
-                        ("crd", "-l", "app.kubernetes.io/part-of=argocd"), ("crd", "-l", "app.kubernetes.io/name=cert-manager"))
+USER_INSTALL_OBJECTS = (
+    ("deployments", "-n", "argocd"), ("deployments", "-n", "cert-manager"),
+    ("crd", "applications.argoproj.io", "applicationsets.argoproj.io", "appprojects.argoproj.io"),
+    ("crd", *CERT_MANAGER_CRDS))
 
 
 def staging(workdir: Path, testbed: Path, cluster, argocd: str = "stack", cert_manager: str = "stack"
@@ -108,7 +110,9 @@ def user_installs_before(cluster, testbed):
     cluster.apply(cluster_ingress_class())
     user_installs.install_argocd(cluster, testbed)
     user_installs.install_cert_manager(cluster, testbed, helm)
-    yield user_installs.settled_resource_versions(cluster, *USER_INSTALL_OBJECTS)
+    versions = user_installs.settled_resource_versions(cluster, *USER_INSTALL_OBJECTS)
+    assert len(versions) == 6 + 3 + 3 + 6, versions
+    yield versions
     user_installs.uninstall_argocd(cluster, testbed)
     user_installs.uninstall_cert_manager(cluster, testbed, helm)
 
