@@ -7,10 +7,7 @@ from typing import Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
-from platform_ops.contract import POD_SECURITY_RESTRICTED_LABELS
-
-# Namespaces every cluster has: they are labelled in place, never created or deleted.
-BUILT_IN_NAMESPACES = frozenset({"default"})
+from platform_ops.contract import BUILT_IN_NAMESPACES, POD_SECURITY_RESTRICTED_LABELS
 
 
 @dataclass

@@ -34,14 +34,12 @@ import yaml
 
 from platform_ops.config.errors import ConfigError
 from platform_ops.config.settings import ALREADY_ON_CLUSTER, INSTALLED_BY_STACK, KindClusterSettings, PlatformConfig
-from platform_ops.contract import OBSERVABILITY_NAMESPACE, PROJECT
+from platform_ops.contract import BUILT_IN_NAMESPACES, OBSERVABILITY_NAMESPACE, PROJECT
 from platform_ops.paths import stack_file_path
 
 PULUMI_FIELD_MANAGER_PREFIX = "pulumi-kubernetes-"
 TAKEOVER_ANNOTATION = f"{PROJECT}/taken-over-by"
 TAKEOVER_DOC = 'docs/operations.md, "Taking over what is in the way"'
-# Namespaces every cluster has: the stack labels them in place and never creates or deletes them.
-BUILT_IN_NAMESPACES = frozenset({"default"})
 
 # What the stack needs of an Argo CD already on the cluster: the kinds it creates, and the
 # application controller in the namespace its Applications go to (the controller watches its own

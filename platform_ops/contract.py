@@ -19,6 +19,8 @@ OBSERVABILITY_NAMESPACE = "observability"
 # Where the F5 NGINX Ingress Controller runs; the charts' NetworkPolicies admit it from here.
 INGRESS_CONTROLLER_NAMESPACE = "nginx-ingress"
 CERT_MANAGER_NAMESPACE = "cert-manager"
+# Namespaces every cluster has: they are labelled in place, never created or deleted.
+BUILT_IN_NAMESPACES = frozenset({"default"})
 
 # --- labels ----------------------------------------------------------------------------------
 PART_OF_LABEL = "app.kubernetes.io/part-of"
