@@ -16,6 +16,7 @@ import pulumi_kubernetes as k8s
 from components.cluster import ClusterAccess, kubectl_command
 from components.kubernetes_provider import kubernetes_provider
 from platform_ops.config import ArgoCDSettings
+from platform_ops.contract import PART_OF, PART_OF_LABEL
 
 INITIAL_ADMIN_SECRET = "argocd-initial-admin-secret"
 SETTINGS_SECRET = "argocd-secret"
@@ -110,8 +111,12 @@ class ArgoCD(pulumi.ComponentResource):
     def _install(self, name: str, args: ArgoCDArgs) -> None:
         settings = args.settings
         namespace = settings.namespace
+        # The label gives the stack a field of the namespace to own: the API server keeps no
+        # managedFields entry for an apply that sets only the name, and that entry is how the next
+        # `pulumi up` knows the namespace as this stack's own (platform_ops/cluster_check.py).
         namespace_resource = k8s.core.v1.Namespace(
-            f"{name}-namespace", metadata={"name": namespace}, opts=pulumi.ResourceOptions(parent=self))
+            f"{name}-namespace", metadata={"name": namespace, "labels": {PART_OF_LABEL: PART_OF}},
+            opts=pulumi.ResourceOptions(parent=self))
         # install.yaml names no namespace: a provider whose default namespace is
         # Argo CD's puts every namespaced object there.
         provider = kubernetes_provider(
