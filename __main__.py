@@ -3,8 +3,8 @@
     cluster (Kind or existing) -> Kubernetes provider
       -> app namespace (Pod Security restricted)
       -> NGINX ingress (installed here, or the cluster's own)
-      -> cert-manager + the stack's issuer (TLS for the charts' Ingresses)
-      -> Argo CD (verified manifest) -> project + Applications (charts/ from Git)
+      -> cert-manager (installed here, or the cluster's own) + the stack's issuer (TLS for the charts' Ingresses)
+      -> Argo CD (verified manifest, or the cluster's own) -> project + Applications (charts/ from Git)
       -> registry pull secret on the default ServiceAccount
       -> Prometheus
 """
@@ -21,6 +21,8 @@ from components.kubernetes_provider import kubernetes_provider
 from components.prometheus import Prometheus, PrometheusArgs, RuleFileError, load_rule_files
 from components.registry import RegistryCredentials, RegistryCredentialsArgs
 from components.sources import SourceError, fetch_verified, verified_copy_path
+from components.takeover import keep_on_destroy
+from platform_ops.cluster_check import check_before_any_change
 from platform_ops.config import ConfigError, KindClusterSettings, cluster_access_problems, offline_render, \
     read_pulumi_config
 from platform_ops.contract import PROJECT
@@ -31,18 +33,28 @@ try:
     # one line before anything is registered, not with a traceback from inside the component.
     load_rule_files([app.service for app in cfg.gitops.apps])
     stack_file = f"Pulumi.{cfg.stack}.yaml"
+    argocd_manifest = None
     if offline_render():
         # The offline render reaches no cluster and fetches nothing.
-        argocd_manifest = verified_copy_path("argocd-install", cfg.argocd.install_manifest_sha256)
+        if cfg.argocd.installed:
+            argocd_manifest = verified_copy_path("argocd-install", cfg.argocd.install_manifest_sha256)
+        taken_over = set()
     else:
         problems = cluster_access_problems(cfg.stack, cfg.cluster)
         if problems:
             raise ConfigError("\n".join(problems))
-        argocd_manifest = fetch_verified("argocd-install", cfg.argocd.install_manifest,
-                                         cfg.argocd.install_manifest_sha256,
-                                         f"{stack_file}: {PROJECT}:argocd.installManifest")
+        if cfg.argocd.installed:
+            argocd_manifest = fetch_verified("argocd-install", cfg.argocd.install_manifest,
+                                             cfg.argocd.install_manifest_sha256,
+                                             f"{stack_file}: {PROJECT}:argocd.installManifest")
+        # What is on the cluster already, read before any resource is registered: a read through the
+        # provider would fail the whole update for an object that does not exist.
+        taken_over = check_before_any_change(cfg, argocd_manifest, kind_kubeconfig_path(cfg.stack))
 except (ConfigError, RuleFileError, SourceError) as error:
     raise pulumi.RunError(str(error)) from None
+
+if taken_over:
+    pulumi.runtime.register_resource_transform(keep_on_destroy(taken_over))
 
 on_kind = isinstance(cfg.cluster, KindClusterSettings)
 if on_kind:
@@ -79,7 +91,7 @@ gitops = GitOpsApplications(
         settings=cfg.gitops,
         environment=cfg.environment,
         argocd_namespace=cfg.argocd.namespace,
-        argocd_install=[argocd.install],
+        argocd_install=argocd.install,
     ),
     # The charts' Ingress needs its class and its issuer when Argo CD syncs it.
     opts=on_cluster(apps_namespace, ingress, cert_manager),

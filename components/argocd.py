@@ -15,6 +15,7 @@ import pulumi_kubernetes as k8s
 from components.cluster import ClusterAccess, kubectl_command
 from components.kubernetes_provider import kubernetes_provider
 from platform_ops.config import ArgoCDSettings
+from platform_ops.contract import PART_OF, PART_OF_LABEL
 
 INITIAL_ADMIN_SECRET = "argocd-initial-admin-secret"
 DEFAULT_PROJECT = "default"
@@ -75,8 +76,9 @@ class ArgoCDArgs:
     settings: ArgoCDSettings
     cluster: ClusterAccess
     stack: str
-    # The verified install manifest, relative to the project folder.
-    install_manifest: Path
+    # The verified install manifest, relative to the project folder; None when Argo CD is already
+    # on the cluster.
+    install_manifest: Optional[Path]
 
 
 class ArgoCD(pulumi.ComponentResource):
@@ -87,32 +89,57 @@ class ArgoCD(pulumi.ComponentResource):
     workloads that read them at start); the admin account off, or its password when the stack
     sets one (otherwise the command that reads Argo CD's own); Argo CD's `default` AppProject
     emptied; and the Git webhook secret. It never reads an object Argo CD creates.
+
+    With `argocd.install: cluster` the Argo CD already on the cluster is used as it is: nothing of
+    it is installed, patched or deleted here (its `default` project and admin account included).
     """
 
     def __init__(self, name: str, args: ArgoCDArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("platform-ops:argocd:ArgoCD", name, None, opts)
         settings = args.settings
         namespace = settings.namespace
-        self.namespace = k8s.core.v1.Namespace(
-            f"{name}-namespace", metadata={"name": namespace}, opts=pulumi.ResourceOptions(parent=self))
+        # What the Applications wait for: the install, whose CRDs must exist before them and outlive them.
+        self.install: list[pulumi.Resource] = []
+        self.admin_password: Optional[pulumi.Output[str]] = None
+        self.initial_admin_password_command: Optional[str] = None
+        if settings.installed:
+            self._install(name, args)
+        self.ui_command = kubectl_command(args.cluster) + f" -n {namespace} port-forward svc/argocd-server 8080:443"
+        self.register_outputs({
+            "install": settings.install,
+            "namespace": namespace,
+            "version": settings.version,
+            "ui": self.ui_command,
+            "adminPassword": self.admin_password,
+            "initialAdminPasswordCommand": self.initial_admin_password_command,
+        })
+
+    def _install(self, name: str, args: ArgoCDArgs) -> None:
+        settings = args.settings
+        namespace = settings.namespace
+        # The label gives the stack a field of the namespace to own: the API server keeps no
+        # managedFields entry for an apply that sets only the name, and that entry is how the next
+        # `pulumi up` knows the namespace as this stack's own (platform_ops/cluster_check.py).
+        namespace_resource = k8s.core.v1.Namespace(
+            f"{name}-namespace", metadata={"name": namespace, "labels": {PART_OF_LABEL: PART_OF}},
+            opts=pulumi.ResourceOptions(parent=self))
         # install.yaml names no namespace: a provider whose default namespace is
         # Argo CD's puts every namespaced object there.
-        self.provider = kubernetes_provider(
+        provider = kubernetes_provider(
             f"{name}-provider", args.cluster, namespace=namespace, opts=pulumi.ResourceOptions(parent=self))
-        self.install = k8s.yaml.v2.ConfigFile(
+        install = k8s.yaml.v2.ConfigFile(
             f"{name}-install",
             file=str(args.install_manifest),
             opts=pulumi.ResourceOptions(
-                parent=self, providers={"kubernetes": self.provider}, depends_on=[self.namespace]),
+                parent=self, providers={"kubernetes": provider}, depends_on=[namespace_resource]),
         )
-        after_install = pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[self.install])
+        self.install = [install]
+        after_install = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[install])
         self._reconciliation(name, settings, namespace, after_install)
 
         # Never read what Argo CD creates (its initial admin secret exists only
         # once the server has run, and users delete it): the credential is
         # either set here or left to Argo CD.
-        self.admin_password: Optional[pulumi.Output[str]] = None
-        self.initial_admin_password_command: Optional[str] = None
         if not settings.admin_enabled:
             k8s.core.v1.ConfigMapPatch(
                 f"{name}-admin-account",
@@ -133,15 +160,6 @@ class ArgoCD(pulumi.ComponentResource):
                     lambda secret: {"webhook.github.secret": _b64(secret)}),
                 opts=after_install,
             )
-
-        self.ui_command = kubectl_command(args.cluster) + f" -n {namespace} port-forward svc/argocd-server 8080:443"
-        self.register_outputs({
-            "namespace": namespace,
-            "version": settings.version,
-            "ui": self.ui_command,
-            "adminPassword": self.admin_password,
-            "initialAdminPasswordCommand": self.initial_admin_password_command,
-        })
 
     def _reconciliation(self, name: str, settings: ArgoCDSettings, namespace: str,
                         opts: pulumi.ResourceOptions) -> None:

@@ -46,29 +46,34 @@ class CertManagerArgs:
 
 class CertManager(pulumi.ComponentResource):
     """cert-manager from its pinned chart, in a Pod Security restricted namespace, and the stack's
-    ClusterIssuer: a self-signed root that signs a CA made in the cluster, or ACME HTTP-01."""
+    ClusterIssuer: a self-signed root that signs a CA made in the cluster, or ACME HTTP-01.
+
+    With `certManager.install: cluster` the cert-manager already on the cluster is used as it is:
+    only the stack's issuer is created, or, with issuer type `existing`, nothing at all."""
 
     def __init__(self, name: str, args: CertManagerArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("platform-ops:tls:CertManager", name, None, opts)
         settings = args.settings
-        child = pulumi.ResourceOptions(parent=self)
-        namespace = k8s.core.v1.Namespace(
-            f"{name}-namespace", metadata={"name": settings.namespace, "labels": POD_SECURITY_RESTRICTED_LABELS}, opts=child)
-        self.install = k8s.helm.v4.Chart(
-            f"{name}-install",
-            name="cert-manager",
-            chart=settings.chart,
-            version=settings.version,
-            namespace=settings.namespace,
-            values=chart_values(settings.namespace),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace]),
-        )
-        after_install = pulumi.ResourceOptions(parent=self, depends_on=[self.install])
+        self.install: list[pulumi.Resource] = []
+        if settings.installed:
+            namespace = k8s.core.v1.Namespace(
+                f"{name}-namespace", metadata={"name": settings.namespace, "labels": POD_SECURITY_RESTRICTED_LABELS},
+                opts=pulumi.ResourceOptions(parent=self))
+            self.install = [k8s.helm.v4.Chart(
+                f"{name}-install",
+                name="cert-manager",
+                chart=settings.chart,
+                version=settings.version,
+                namespace=settings.namespace,
+                values=chart_values(settings.namespace),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace]),
+            )]
+        after_install = pulumi.ResourceOptions(parent=self, depends_on=self.install)
         issuer = settings.issuer
         if issuer.type == "acme":
             self._cluster_issuer(f"{name}-issuer", issuer.name, acme_issuer_spec(issuer, args.ingress_class),
                                  after_install)
-        else:
+        elif issuer.type == "selfSigned":
             root = self._cluster_issuer(f"{name}-ca-root", f"{issuer.name}-root", {"selfSigned": {}}, after_install)
             ca = k8s.apiextensions.CustomResource(
                 f"{name}-ca",
@@ -87,7 +92,8 @@ class CertManager(pulumi.ComponentResource):
             self._cluster_issuer(f"{name}-issuer", issuer.name, {"ca": {"secretName": CA_SECRET}},
                                  pulumi.ResourceOptions.merge(after_install, pulumi.ResourceOptions(depends_on=[ca])))
         self.issuer_name = issuer.name
-        self.register_outputs({"version": settings.version, "issuer": issuer.name, "issuerType": issuer.type})
+        self.register_outputs({"install": settings.install, "version": settings.version, "issuer": issuer.name,
+                               "issuerType": issuer.type})
 
     def _cluster_issuer(self, resource_name: str, issuer_name: str, spec: dict,
                         opts: pulumi.ResourceOptions) -> k8s.apiextensions.CustomResource:

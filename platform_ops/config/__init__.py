@@ -25,6 +25,7 @@ from platform_ops.config.cluster_access import cluster_access_problems
 from platform_ops.config.errors import ConfigError, MissingStackFile
 from platform_ops.config.runtime import OFFLINE_RENDER_ENV, offline_render, read_pulumi_config
 from platform_ops.config.settings import (
+    ALREADY_ON_CLUSTER, INSTALLED_BY_STACK,
     CERT_MANAGER_CHART, CONFIG_KEYS, DEFAULT_ISSUER_NAMES, LETSENCRYPT_STAGING, NGINX_INGRESS_CHART, SECRET_KEYS,
     AppChart, ArgoCDSettings, CertManagerSettings, ClusterSettings, ExistingClusterSettings, GitOpsSettings,
     IngressSettings, IssuerSettings, KindClusterSettings, PlatformConfig, PrometheusSettings, RegistrySettings,
@@ -34,6 +35,7 @@ from platform_ops.config.stack_files import load_stack_file, stack_file, stack_f
 from platform_ops.config.validation import load_config
 
 __all__ = [
+    "ALREADY_ON_CLUSTER", "INSTALLED_BY_STACK",
     "AppChart", "ArgoCDSettings", "CERT_MANAGER_CHART", "CONFIG_KEYS", "CertManagerSettings", "ClusterSettings",
     "ConfigError", "DEFAULT_ISSUER_NAMES", "ExistingClusterSettings", "GitOpsSettings", "IngressSettings",
     "IssuerSettings", "KindClusterSettings", "LETSENCRYPT_STAGING", "MissingStackFile", "NGINX_INGRESS_CHART",

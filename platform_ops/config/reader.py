@@ -14,10 +14,10 @@ from platform_ops.paths import stack_file_path
 _SECTION_KEYS = {
     "cluster": ("mode", "name", "nodeImage", "httpPort", "httpsPort", "kubeconfig", "context"),
     "ingress": ("controller", "chart", "chartVersion", "namespace", "className", "telemetryReporting"),
-    "certManager": ("version", "chart", "namespace", "issuer"),
+    "certManager": ("install", "version", "chart", "namespace", "issuer"),
     "certManager.issuer": ("type", "name", "email", "server"),
-    "argocd": ("version", "installManifest", "installManifestSha256", "reconciliationTimeout",
-               "reconciliationJitter", "adminEnabled"),
+    "argocd": ("install", "namespace", "version", "installManifest", "installManifestSha256",
+               "reconciliationTimeout", "reconciliationJitter", "adminEnabled"),
     "gitops": ("repoURL", "targetRevision", "namespace"),
     "registry": ("server", "username", "secretName"),
     "prometheus": ("version", "imageDigest", "retention", "scrapeInterval", "cpuRequest", "memoryRequest",

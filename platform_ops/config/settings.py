@@ -17,6 +17,9 @@ NGINX_INGRESS_CHART = "oci://ghcr.io/nginx/charts/nginx-ingress"
 CERT_MANAGER_CHART = "oci://quay.io/jetstack/charts/cert-manager"
 LETSENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
 DEFAULT_ISSUER_NAMES = {"selfSigned": "platform-ca", "acme": "letsencrypt"}
+# argocd.install and certManager.install: installed by this stack, or already on the cluster.
+INSTALLED_BY_STACK = "stack"
+ALREADY_ON_CLUSTER = "cluster"
 
 
 def argocd_install_manifest_url(version: str) -> str:
@@ -60,6 +63,8 @@ class IngressSettings:
 
 @dataclass(frozen=True)
 class IssuerSettings:
+    # "selfSigned" or "acme": the stack creates the ClusterIssuer; "existing": a ClusterIssuer
+    # already on the cluster, used as it is.
     type: str
     name: str
     email: Optional[str] = None
@@ -68,21 +73,30 @@ class IssuerSettings:
 
 @dataclass(frozen=True)
 class CertManagerSettings:
-    version: str
-    chart: str
+    # None when cert-manager is already on the cluster: the stack installs no chart.
+    version: Optional[str]
+    chart: Optional[str]
+    # Where cert-manager runs: the self-signed issuer's CA secret is kept there.
     namespace: str
     issuer: IssuerSettings
+    install: str = INSTALLED_BY_STACK
+
+    @property
+    def installed(self) -> bool:
+        return self.install == INSTALLED_BY_STACK
 
 
 @dataclass(frozen=True)
 class ArgoCDSettings:
-    version: str
-    install_manifest: str
-    install_manifest_sha256: str
+    # The install settings are None when Argo CD is already on the cluster: the stack installs and
+    # changes nothing of it.
+    version: Optional[str]
+    install_manifest: Optional[str]
+    install_manifest_sha256: Optional[str]
     # How long Argo CD waits between two looks at Git for an Application, and the most it adds
     # to that wait at random (argocd-cm timeout.reconciliation and timeout.reconciliation.jitter).
-    reconciliation_timeout: str
-    reconciliation_jitter: str
+    reconciliation_timeout: Optional[str]
+    reconciliation_jitter: Optional[str]
     namespace: str = ARGOCD_NAMESPACE
     # False: Argo CD's local admin account is off (argocd-cm admin.enabled), as Argo CD
     # documents for clusters whose users log in through SSO.
@@ -92,6 +106,11 @@ class ArgoCDSettings:
     admin_password: Optional[str] = field(default=None, repr=False)
     # pulumi.Output[str] marked secret, or None: no Git webhook.
     webhook_secret: Any = None
+    install: str = INSTALLED_BY_STACK
+
+    @property
+    def installed(self) -> bool:
+        return self.install == INSTALLED_BY_STACK
 
 
 @dataclass(frozen=True)

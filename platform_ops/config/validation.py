@@ -11,13 +11,15 @@ from platform_ops.config.chart_values import app_values, chart_problems, check_c
 from platform_ops.config.errors import ConfigError
 from platform_ops.config.reader import SettingsReader, show_value
 from platform_ops.config.settings import (
-    CERT_MANAGER_CHART, CONFIG_KEYS, DEFAULT_ISSUER_NAMES, LETSENCRYPT_STAGING, NGINX_INGRESS_CHART, AppChart,
+    ALREADY_ON_CLUSTER, CERT_MANAGER_CHART, CONFIG_KEYS, DEFAULT_ISSUER_NAMES, INSTALLED_BY_STACK, LETSENCRYPT_STAGING,
+    NGINX_INGRESS_CHART, AppChart,
     ArgoCDSettings, CertManagerSettings, ClusterSettings, ExistingClusterSettings, GitOpsSettings, IngressSettings,
     IssuerSettings, KindClusterSettings, PlatformConfig, PrometheusSettings, RegistrySettings,
     argocd_install_manifest_url,
 )
-from platform_ops.contract import (APPS_NAMESPACE, CLUSTER_NAMESPACES, DURATION, INGRESS_CONTROLLER_NAMESPACE,
-                                   MIN_SAMPLES_PER_RATE_WINDOW, PROJECT, RATE_WINDOW)
+from platform_ops.contract import (APPS_NAMESPACE, ARGOCD_NAMESPACE, CERT_MANAGER_NAMESPACE, CLUSTER_NAMESPACES,
+                                   DURATION, INGRESS_CONTROLLER_NAMESPACE, MIN_SAMPLES_PER_RATE_WINDOW, PROJECT,
+                                   RATE_WINDOW)
 from platform_ops.layout import application_charts
 from platform_ops.paths import CHARTS_DIR
 from platform_ops.quantity import duration_seconds, parse_quantity
@@ -39,6 +41,7 @@ _QUANTITY = re.compile(r"^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti)?$")
 # Whole seconds, minutes or hours: Argo CD reads its reconciliation timeout and jitter as a Go
 # duration and keeps whole seconds of it.
 _ARGOCD_DURATION = re.compile(r"^\d+(s|m|h)$")
+_INSTALL = re.compile(f"^({INSTALLED_BY_STACK}|{ALREADY_ON_CLUSTER})$")
 
 
 def load_config(stack: str, raw: Mapping[str, Any], secrets: Optional[Mapping[str, Any]] = None,
@@ -109,35 +112,77 @@ def _read_ingress(reader: SettingsReader) -> IngressSettings:
     )
 
 
+def _read_install(reader: SettingsReader, section: Mapping[str, Any], path: str) -> Optional[str]:
+    return reader.string(section, path, INSTALLED_BY_STACK, _INSTALL,
+                         f'must be "{INSTALLED_BY_STACK}" (installed by this stack) or "{ALREADY_ON_CLUSTER}" '
+                         "(already on the cluster)")
+
+
+def _refuse_install_settings(reader: SettingsReader, section: Mapping[str, Any], name: str, part: str,
+                             keys: tuple[str, ...]) -> None:
+    """With `<name>.install: cluster`, the settings that only shape an install of this stack are refused:
+    the stack changes nothing of a part it did not install, and a destroy could not put it back."""
+    for key in keys:
+        if key in section:
+            reader.problem(f"{name}.{key}", f'applies only when {name}.install is "{INSTALLED_BY_STACK}": '
+                                            f"the stack changes nothing of {part} it did not install")
+
+
 def _read_cert_manager(reader: SettingsReader) -> CertManagerSettings:
     section = reader.section("certManager")
+    install = _read_install(reader, section, "certManager.install")
     issuer_section = reader.section("certManager.issuer", required=False, parent=section)
     issuer_type = reader.string(issuer_section, "certManager.issuer.type", "selfSigned",
-                                re.compile(r"^(selfSigned|acme)$"), 'must be "selfSigned" or "acme"')
+                                re.compile(r"^(selfSigned|acme|existing)$"),
+                                'must be "selfSigned", "acme" or "existing"')
     email = server = None
     if issuer_type == "acme":
         email = reader.string(issuer_section, "certManager.issuer.email", None, _EMAIL,
                               "must be the e-mail address the ACME account is registered with")
         server = reader.string(issuer_section, "certManager.issuer.server", LETSENCRYPT_STAGING,
                                re.compile(r"^https://\S+$"), "must be the https:// URL of an ACME directory")
+    if issuer_type == "existing" and install == INSTALLED_BY_STACK:
+        reader.problem("certManager.issuer.type", f'"existing" needs certManager.install "{ALREADY_ON_CLUSTER}": '
+                                                  "a cert-manager this stack installs has no issuer yet")
     issuer = IssuerSettings(
         type=issuer_type,
-        name=reader.dns_label(issuer_section, "certManager.issuer.name",
-                              DEFAULT_ISSUER_NAMES.get(issuer_type, "platform-ca")),
+        # An existing issuer has no default name: the stack file names the one it uses.
+        name=reader.dns_label(
+            issuer_section, "certManager.issuer.name",
+            None if issuer_type == "existing" else DEFAULT_ISSUER_NAMES.get(issuer_type, "platform-ca")),
         email=email,
         server=server,
     )
+    namespace = reader.dns_label(section, "certManager.namespace", CERT_MANAGER_NAMESPACE)
+    if install == ALREADY_ON_CLUSTER:
+        _refuse_install_settings(reader, section, "certManager", "a cert-manager", ("version", "chart"))
+        return CertManagerSettings(None, None, namespace, issuer, install)
     return CertManagerSettings(
         version=reader.string(section, "certManager.version", None, _PINNED_VERSION,
                               "must be a pinned version such as v1.21.2"),
         chart=reader.string(section, "certManager.chart", CERT_MANAGER_CHART, _CHART_SOURCE, _CHART_RULE),
-        namespace=reader.dns_label(section, "certManager.namespace", "cert-manager"),
+        namespace=namespace,
         issuer=issuer,
     )
 
 
 def _read_argocd(reader: SettingsReader, secrets: Mapping[str, Any]) -> ArgoCDSettings:
     section = reader.section("argocd")
+    install = _read_install(reader, section, "argocd.install")
+    namespace = reader.dns_label(section, "argocd.namespace", ARGOCD_NAMESPACE)
+    if install == ALREADY_ON_CLUSTER:
+        _refuse_install_settings(reader, section, "argocd", "an Argo CD", (
+            "version", "installManifest", "installManifestSha256", "reconciliationTimeout", "reconciliationJitter",
+            "adminEnabled"))
+        for key in ("argocdAdminPassword", "argocdWebhookSecret"):
+            if key in secrets:
+                reader.problem(key, 'applies only when argocd.install is "stack": the stack changes nothing of an '
+                                    "Argo CD it did not install")
+        return ArgoCDSettings(None, None, None, None, None, namespace=namespace, install=install)
+    if namespace not in (None, ARGOCD_NAMESPACE):
+        reader.problem("argocd.namespace", f'must be "{ARGOCD_NAMESPACE}" when argocd.install is '
+                                           f'"{INSTALLED_BY_STACK}": install.yaml binds Argo CD\'s ClusterRoles to '
+                                           f'ServiceAccounts in namespace {ARGOCD_NAMESPACE}, got "{namespace}"')
     version = reader.string(section, "argocd.version", None, _PINNED_VERSION,
                             "must be a pinned version such as v3.5.7")
     admin_enabled = reader.boolean(section, "argocd.adminEnabled", True)

@@ -41,11 +41,26 @@ def _cluster(settings: Any) -> str:
 
 def _ingress_controller(settings: Any) -> str:
     if not settings.installed:
-        return "the cluster's own, not installed by the platform"
+        return "the cluster's own: used, not installed by this stack"
     return f"NGINX Ingress Controller, chart {settings.chart}@{settings.chart_version}, namespace {settings.namespace}"
 
 
+def _argocd(settings: Any) -> str:
+    if not settings.installed:
+        return f"the cluster's own, in namespace {settings.namespace}: used, not installed by this stack"
+    return (f"{settings.version}, installed by this stack, namespace {settings.namespace}, reconciles every "
+            f"{settings.reconciliation_timeout} + up to {settings.reconciliation_jitter}")
+
+
+def _cert_manager(settings: Any) -> str:
+    if not settings.installed:
+        return f"the cluster's own, in namespace {settings.namespace}: used, not installed by this stack"
+    return f"{settings.version}, installed by this stack, chart {settings.chart}, namespace {settings.namespace}"
+
+
 def _issuer(issuer: Any) -> str:
+    if issuer.type == "existing":
+        return f"{issuer.name}: a ClusterIssuer already on the cluster, used as it is"
     if issuer.type == "acme":
         return f"{issuer.name}: ACME {issuer.server}, account {issuer.email}"
     return f"{issuer.name}: self-signed CA made in the cluster"
@@ -61,11 +76,8 @@ PLATFORM_PARTS: tuple[tuple[str, Callable[[Any, Sequence[dict]], Optional[str]]]
     ("cluster", lambda cfg, objects: _cluster(cfg.cluster)),
     ("ingress controller", lambda cfg, objects: _ingress_controller(cfg.ingress)),
     ("ingress class", lambda cfg, objects: cfg.ingress.class_name),
-    ("Argo CD", lambda cfg, objects: f"{cfg.argocd.version}, namespace {cfg.argocd.namespace}, "
-                                     f"reconciles every {cfg.argocd.reconciliation_timeout} "
-                                     f"+ up to {cfg.argocd.reconciliation_jitter}"),
-    ("cert-manager", lambda cfg, objects: f"{cfg.cert_manager.version}, chart {cfg.cert_manager.chart}, "
-                                          f"namespace {cfg.cert_manager.namespace}"),
+    ("Argo CD", lambda cfg, objects: _argocd(cfg.argocd)),
+    ("cert-manager", lambda cfg, objects: _cert_manager(cfg.cert_manager)),
     ("certificate issuer", lambda cfg, objects: _issuer(cfg.cert_manager.issuer)),
     ("Git source", lambda cfg, objects: f"{cfg.gitops.repo_url} at {cfg.gitops.target_revision}"),
     ("app namespace", lambda cfg, objects: cfg.gitops.namespace),

@@ -110,8 +110,8 @@ def test_missing_section_is_named():
 def test_misspelt_setting_is_refused():
     assert error_for(argocd__verison="v3.5.7") == (
         "Pulumi.dev.yaml: platform-ops:argocd.verison is not a known setting "
-        "(known: version, installManifest, installManifestSha256, reconciliationTimeout, reconciliationJitter, "
-        "adminEnabled)")
+        "(known: install, namespace, version, installManifest, installManifestSha256, reconciliationTimeout, "
+        "reconciliationJitter, adminEnabled)")
 
 
 def test_unknown_top_level_key_is_refused():
@@ -294,3 +294,73 @@ def test_chart_must_use_the_stacks_ingress_class():
     assert error_for(ingress__className="nginx-internal") == (
         'charts/api-node/values-dev.yaml: ingress.className "nginx" is not the stack\'s ingress class '
         '"nginx-internal" (platform-ops:ingress.className)')
+
+
+def test_argocd_and_cert_manager_are_installed_by_the_stack_unless_it_says_otherwise():
+    config = load_config("dev", dev_settings())
+    assert (config.argocd.installed, config.cert_manager.installed) == (True, True)
+
+
+def test_install_must_be_stack_or_cluster():
+    assert error_for(certManager__install="helm") == (
+        'Pulumi.dev.yaml: platform-ops:certManager.install must be "stack" (installed by this stack) or "cluster" '
+        '(already on the cluster), got "helm"')
+
+
+def test_argocd_already_on_the_cluster_takes_only_its_namespace():
+    raw = {**dev_settings(), "argocd": {"install": "cluster", "namespace": "gitops"}}
+    argocd = load_config("dev", raw).argocd
+    assert (argocd.installed, argocd.namespace, argocd.version, argocd.reconciliation_timeout) == (
+        False, "gitops", None, None)
+
+
+def test_argocd_install_settings_are_refused_when_argocd_is_already_on_the_cluster():
+    assert error_for(argocd__install="cluster").splitlines() == [
+        f'Pulumi.dev.yaml: platform-ops:argocd.{key} applies only when argocd.install is "stack": the stack changes '
+        "nothing of an Argo CD it did not install"
+        for key in ("version", "installManifestSha256", "reconciliationTimeout", "reconciliationJitter")]
+
+
+def test_the_admin_account_of_an_argocd_already_on_the_cluster_is_left_alone():
+    raw = {**dev_settings(), "argocd": {"install": "cluster", "adminEnabled": False}}
+    with pytest.raises(ConfigError) as caught:
+        load_config("dev", raw)
+    assert str(caught.value) == (
+        'Pulumi.dev.yaml: platform-ops:argocd.adminEnabled applies only when argocd.install is "stack": the stack '
+        "changes nothing of an Argo CD it did not install")
+
+
+def test_argocd_secrets_are_refused_when_argocd_is_already_on_the_cluster():
+    with pytest.raises(ConfigError) as caught:
+        load_config("dev", {**dev_settings(), "argocd": {"install": "cluster"}},
+                    secrets={"argocdAdminPassword": "pw", "argocdWebhookSecret": "hook"})
+    assert str(caught.value).splitlines() == [
+        f'Pulumi.dev.yaml: platform-ops:{key} applies only when argocd.install is "stack": the stack changes '
+        "nothing of an Argo CD it did not install" for key in ("argocdAdminPassword", "argocdWebhookSecret")]
+
+
+def test_an_argocd_this_stack_installs_goes_into_namespace_argocd():
+    assert error_for(argocd__namespace="gitops") == (
+        'Pulumi.dev.yaml: platform-ops:argocd.namespace must be "argocd" when argocd.install is "stack": '
+        "install.yaml binds Argo CD's ClusterRoles to ServiceAccounts in namespace argocd, got \"gitops\"")
+
+
+def test_cert_manager_install_settings_are_refused_when_it_is_already_on_the_cluster():
+    assert error_for(certManager__install="cluster", certManager__chart="oci://mirror/cert-manager").splitlines() == [
+        f'Pulumi.dev.yaml: platform-ops:certManager.{key} applies only when certManager.install is "stack": the '
+        "stack changes nothing of a cert-manager it did not install" for key in ("version", "chart")]
+
+
+def test_an_existing_issuer_needs_the_clusters_cert_manager_and_a_name():
+    assert error_for(certManager={"version": "v1.21.2", "issuer": {"type": "existing"}}).splitlines() == [
+        'Pulumi.dev.yaml: platform-ops:certManager.issuer.type "existing" needs certManager.install "cluster": a '
+        "cert-manager this stack installs has no issuer yet",
+        "Pulumi.dev.yaml: platform-ops:certManager.issuer.name is required"]
+
+
+def test_an_existing_issuer_of_the_clusters_cert_manager_is_used_by_name():
+    raw = {**dev_settings(), "certManager": {"install": "cluster",
+                                             "issuer": {"type": "existing", "name": "platform-ca"}}}
+    cert_manager = load_config("dev", raw).cert_manager
+    assert (cert_manager.installed, cert_manager.issuer.type, cert_manager.issuer.name) == (
+        False, "existing", "platform-ca")

@@ -143,10 +143,11 @@ def test_summary_of_dev_lists_the_platform_parts_from_its_stack_file(dev_render)
                                 f"host ports {cluster['httpPort']}/{cluster['httpsPort']})")
     assert parts["ingress class"] == "nginx"
     argocd, cert_manager = config["platform-ops:argocd"], config["platform-ops:certManager"]
-    assert parts["Argo CD"] == (f"{argocd['version']}, namespace argocd, "
+    assert parts["Argo CD"] == (f"{argocd['version']}, installed by this stack, namespace argocd, "
                                 f"reconciles every {argocd['reconciliationTimeout']} "
                                 f"+ up to {argocd['reconciliationJitter']}")
-    assert parts["cert-manager"] == (f"{cert_manager['version']}, chart oci://quay.io/jetstack/charts/cert-manager, "
+    assert parts["cert-manager"] == (f"{cert_manager['version']}, installed by this stack, "
+                                     "chart oci://quay.io/jetstack/charts/cert-manager, "
                                      "namespace cert-manager")
     assert parts["certificate issuer"] == "platform-ca: self-signed CA made in the cluster"
     assert parts["image registry"] == "ghcr.io, anonymous pulls (no registryToken)"

@@ -5,6 +5,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from platform_ops.config import load_config, stack_file
+from platform_ops.contract import PROJECT
 from platform_ops.render import summary as render_summary
 from platform_ops.render.summary import (ServiceRow, StackSummary, diff_summaries, format_summary, markdown_table,
                                     platform_parts, service_rows, summarize)
@@ -140,3 +142,16 @@ def test_diff_names_a_service_and_a_platform_part_that_only_one_stack_has():
 ])
 def test_split_image(image, expected):
     assert render_summary.split_image(image) == expected
+
+
+def test_the_summary_says_which_parts_the_stack_installs_and_which_it_uses_from_the_cluster():
+    raw = {key[len(PROJECT) + 1:]: value for key, value in stack_file("staging").items()}
+    raw.update(argocd={"install": "cluster", "namespace": "gitops"},
+               certManager={"install": "cluster", "issuer": {"type": "existing", "name": "platform-ca"}},
+               ingress={"controller": "external"})
+    parts = dict(platform_parts(load_config("staging", raw), []))
+    assert (parts["ingress controller"], parts["Argo CD"], parts["cert-manager"], parts["certificate issuer"]) == (
+        "the cluster's own: used, not installed by this stack",
+        "the cluster's own, in namespace gitops: used, not installed by this stack",
+        "the cluster's own, in namespace cert-manager: used, not installed by this stack",
+        "platform-ca: a ClusterIssuer already on the cluster, used as it is")
