@@ -23,6 +23,7 @@ stack on purpose: the stack applies over it, and `pulumi destroy` leaves it on t
 """
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import subprocess
@@ -61,7 +62,10 @@ RESOURCES = {
     "Deployment": "deployments.apps",
     "StatefulSet": "statefulsets.apps",
     "ClusterIssuer": "clusterissuers.cert-manager.io",
+    "EndpointSlice": "endpointslices.discovery.k8s.io",
 }
+# The API server's own EndpointSlice, which every cluster keeps in `default`: its addresses.
+API_SERVER_SLICE = ("default", "kubernetes.io/service-name=kubernetes")
 # The kinds of an install that can be in the way: what holds the install, what defines its API and what runs it.
 CHECKED_KINDS = ("Namespace", "CustomResourceDefinition", "Deployment", "StatefulSet")
 
@@ -213,7 +217,25 @@ def check_cluster(cfg: PlatformConfig, read: Reader, argocd_manifest: Optional[P
         check.problems += _argocd_problems(stack_file, cfg, read, found)
     if not cfg.cert_manager.installed:
         check.problems += _cert_manager_problems(stack_file, cfg, read, found)
+    check.problems += _api_server_problems(stack_file, cfg, read)
     return check
+
+
+def _api_server_problems(stack_file: str, cfg: PlatformConfig, read: Reader) -> list[str]:
+    """Prometheus may connect to the API server only inside prometheus.apiServerCidrs: an address
+    outside them would leave discovery blind, and nothing would say so until Prometheus ran."""
+    namespace, selector = API_SERVER_SLICE
+    slices = read([RESOURCES["EndpointSlice"], "-n", namespace, "-l", selector])
+    addresses = sorted({address for endpoint_slice in slices for endpoint in endpoint_slice.get("endpoints") or []
+                        for address in endpoint.get("addresses") or []})
+    networks = [ipaddress.ip_network(cidr) for cidr in cfg.prometheus.api_server_cidrs]
+    outside = [address for address in addresses
+               if not any(ipaddress.ip_address(address) in network for network in networks)]
+    if not outside:
+        return []
+    return [f"{stack_file}: {PROJECT}:prometheus.apiServerCidrs {', '.join(cfg.prometheus.api_server_cidrs)} "
+            f"does not hold the API server's address {', '.join(outside)} (EndpointSlice {namespace}/kubernetes), "
+            "so Prometheus could not reach it for discovery; nothing was changed"]
 
 
 def made_by_pulumi(live: dict) -> bool:

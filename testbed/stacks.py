@@ -14,9 +14,12 @@ REGISTRY_TOKEN = "ghp_testbedTokenNeverReal"
 SECRETS = {"staging": {"registryToken": REGISTRY_TOKEN, "argocdAdminPassword": ADMIN_PASSWORD}, "prod": {}}
 
 
+API_SERVER_CIDR = "127.0.0.1/32"
+
+
 def local_sources(stack: str, testbed: Path, kubeconfig: Path, repo_root: Path = REPO_ROOT) -> dict:
-    """The only settings of the stack this machine changes: cluster access and
-    upstream sources (the local mirrors, and the cluster's own ingress
+    """The only settings of the stack this machine changes: cluster access (the API server's
+    address among it) and upstream sources (the local mirrors, and the cluster's own ingress
     controller, since F5's chart is not served here). The versions come from
     the stack file in `repo_root`."""
     settings = stack_file_config(stack, repo_root)
@@ -26,6 +29,8 @@ def local_sources(stack: str, testbed: Path, kubeconfig: Path, repo_root: Path =
         "certManager": {"chart": str(testbed / "mirror" / f"cert-manager-{settings['certManager']['version']}")},
         "argocd": {"installManifest": str(testbed / "mirror" / f"argocd-{settings['argocd']['version']}"
                                           / "install.yaml")},
+        # The control plane listens on loopback: that is the API server Prometheus must reach.
+        "prometheus": {"apiServerCidrs": [API_SERVER_CIDR]},
     }
 
 

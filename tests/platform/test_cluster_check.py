@@ -210,3 +210,26 @@ def test_what_was_not_taken_over_is_deleted_on_destroy_as_before():
     assert keep(transform_args("kubernetes:core/v1:NamespacePatch", {"metadata": {"name": "argocd"}})) is None
     assert keep(transform_args("kubernetes:apps/v1:Deployment",
                                {"metadata": {"name": "argocd", "namespace": "apps"}})) is None
+
+
+def api_server_slice(*addresses):
+    endpoint_slice = live("EndpointSlice", "kubernetes", "default", labels={"kubernetes.io/service-name": "kubernetes"})
+    endpoint_slice["endpoints"] = [{"addresses": [address]} for address in addresses]
+    return endpoint_slice
+
+
+def test_an_api_server_inside_prometheus_api_server_cidrs_passes():
+    check = check_cluster(staging(prometheus={**stack_file("staging")["platform-ops:prometheus"],
+                                              "apiServerCidrs": ["10.0.0.0/24"]}),
+                          FakeCluster(api_server_slice("10.0.0.7")))
+    assert check.problems == []
+
+
+def test_an_api_server_outside_prometheus_api_server_cidrs_stops_the_run():
+    check = check_cluster(staging(prometheus={**stack_file("staging")["platform-ops:prometheus"],
+                                              "apiServerCidrs": ["10.0.0.0/24"]}),
+                          FakeCluster(api_server_slice("10.0.0.7", "172.18.0.2")))
+    assert check.problems == [
+        "Pulumi.staging.yaml: platform-ops:prometheus.apiServerCidrs 10.0.0.0/24 does not hold the API server's "
+        "address 172.18.0.2 (EndpointSlice default/kubernetes), so Prometheus could not reach it for discovery; "
+        "nothing was changed"]
