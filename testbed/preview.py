@@ -19,8 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Optional
 
-import yaml
-
+from platform_ops.config import ConfigError, stack_file
 from platform_ops.contract import PROJECT
 from platform_ops.layout import stacks
 from platform_ops.paths import REPO_ROOT, stack_file_path, testbed_dir
@@ -44,20 +43,12 @@ class SideError(Exception):
 
 
 def read_stack_file(stack: str, tree: Path) -> dict:
-    """The config block of the side's Pulumi.<stack>.yaml."""
-    path = stack_file_path(stack, tree)
-    if not path.is_file():
-        raise SideError(f"{path.name}: no such stack file")
+    """The config block of the side's Pulumi.<stack>.yaml, read as everything else in the project
+    reads it: a garbled file is one line naming the file, line and key."""
     try:
-        document = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise SideError(f"{path.name}{where}: not valid YAML: {getattr(error, 'problem', None) or error}") from None
-    config = document.get("config") if isinstance(document, dict) else None
-    if not isinstance(config, dict):
-        raise SideError(f"{path.name}: has no config: block")
-    return config
+        return stack_file(stack, tree)
+    except ConfigError as error:
+        raise SideError(str(error)) from None
 
 
 def uses_kind(config: dict) -> bool:
