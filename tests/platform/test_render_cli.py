@@ -35,6 +35,10 @@ def project(repo_root, tmp_path):
     return copy_project(repo_root, tmp_path / "project")
 
 
+# The tests that only read dev's render share it: one worker makes it once (pytest-xdist group).
+ONE_RENDER = pytest.mark.xdist_group("render-cli-dev")
+
+
 @pytest.fixture(scope="module")
 def dev_render(repo_root, tmp_path_factory, tool):
     """One render of dev in its own copy of the project, for the tests that only read it."""
@@ -108,6 +112,7 @@ def replace_in(path: Path, old: str, new: str) -> None:
 
 # --- make render ------------------------------------------------------------------------------------
 
+@ONE_RENDER
 def test_render_writes_the_objects_the_charts_and_the_summary(dev_render):
     project, result = dev_render
     assert result.returncode == 0, result.stderr
@@ -122,6 +127,7 @@ def test_render_writes_the_objects_the_charts_and_the_summary(dev_render):
     assert charts == ["api-node.yaml", "core-go.yaml", "worker-python.yaml"]
 
 
+@ONE_RENDER
 def test_summary_of_dev_lists_each_service_as_its_chart_values_say(dev_render):
     project, result = dev_render
     assert result.returncode == 0, result.stderr
@@ -131,6 +137,7 @@ def test_summary_of_dev_lists_each_service_as_its_chart_values_say(dev_render):
     assert lines[:2 + len(expected)] == ["## Stack dev: what should be running", ""] + expected
 
 
+@ONE_RENDER
 def test_summary_of_dev_lists_the_platform_parts_from_its_stack_file(dev_render):
     project, result = dev_render
     assert result.returncode == 0, result.stderr
@@ -156,6 +163,7 @@ def test_summary_of_dev_lists_the_platform_parts_from_its_stack_file(dev_render)
     assert parts["Prometheus scrapes"] == "namespaces: apps; apps: api-node, core-go, worker-python"
 
 
+@ONE_RENDER
 def test_summary_puts_services_first_then_platform_parts_and_leaves_the_objects_to_objects_md(dev_render):
     project, result = dev_render
     assert result.returncode == 0, result.stderr
@@ -174,6 +182,7 @@ def test_summary_puts_services_first_then_platform_parts_and_leaves_the_objects_
     ]
 
 
+@ONE_RENDER
 def test_summary_md_holds_exactly_the_printed_tables(dev_render):
     project, result = dev_render
     assert result.returncode == 0, result.stderr

@@ -12,6 +12,9 @@ import pytest
 
 from tests.platform.test_render_cli import copy_project
 
+# Every test reads the same four renders: one worker makes them once (pytest-xdist group).
+pytestmark = pytest.mark.xdist_group("two-users-render")
+
 # A Kind stack and an existing-cluster stack (whose kubeconfig path starts with ~).
 STACKS = ("dev", "prod")
 

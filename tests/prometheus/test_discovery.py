@@ -86,6 +86,11 @@ def _without(config_map_data: dict[str, str], *dropped_sources: str) -> dict[str
 LEFT_OUT_KEEPS = ("__meta_kubernetes_pod_phase", "__meta_kubernetes_service_label_app_kubernetes_io_part_of")
 
 
+# The tests read the same two Prometheus runs, which spend most of their time waiting for scrapes:
+# one worker makes them once (pytest-xdist group).
+pytestmark = pytest.mark.xdist_group("prometheus-discovery-runs")
+
+
 @dataclass
 class Runs:
     proof: DiscoveryRun

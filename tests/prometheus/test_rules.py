@@ -20,6 +20,10 @@ TEST_FILES = sorted(str(p.relative_to(REPO_ROOT)) for p in RULE_TESTS_DIR.glob("
 CONFIG_MAP_RULE_FILES = ["platform-apps.rules.yml", "prometheus.rules.yml"]
 
 
+# The tests of the unit-test runs read the same runs: one worker makes them once (pytest-xdist group).
+ONE_RUN = pytest.mark.xdist_group("promtool-rule-tests")
+
+
 def rule_group(name: str) -> dict:
     return yaml.safe_load((PROMETHEUS_RULES_DIR / f"{name}.yaml").read_text())["groups"][0]
 
@@ -80,6 +84,7 @@ def test_the_config_map_carries_exactly_the_groups_of_the_rule_files(prometheus_
     assert groups == {path.stem: rule_group(path.stem) for path in PROMETHEUS_RULES_DIR.glob("*.yaml")}
 
 
+@ONE_RUN
 def test_rule_unit_tests_pass_on_the_rule_files(rule_test_results):
     result = rule_test_results[RULE_FILES]
     assert result.returncode == 0, result.stdout + result.stderr
@@ -178,6 +183,7 @@ def rule_test_results(promtool, tmp_path_factory) -> dict[str, subprocess.Comple
     return results
 
 
+@ONE_RUN
 @pytest.mark.parametrize("fault", FAULTS)
 def test_rule_unit_tests_catch_a_faulty_rule(rule_test_results, fault):
     _, caught_by = FAULTS[fault]
